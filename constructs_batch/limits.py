@@ -1,0 +1,348 @@
+"""AWS Batch limits as data, and the small validators that enforce them at synth.
+
+Every number a synth-time check relies on lives here, next to the AWS fact it
+comes from, so a check never hides a magic number. Validators return a list of
+error messages (empty when the value is fine) so that a constructor can collect
+independent errors and raise them together with :func:`raise_if_errors`.
+
+Messages follow one shape: ``<argument> must be <what is allowed>, got <value>``.
+Values that are unresolved CDK tokens are skipped: they are only known at deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import Token
+
+__all__ = [
+    "FARGATE_MEMORY_MIB",
+    "InstanceCapacity",
+    "check_ephemeral_storage",
+    "check_fargate_resources",
+    "check_range",
+    "fargate_memory_choices",
+    "instance_capacity",
+    "instance_class_capacity",
+    "is_token",
+    "raise_if_errors",
+]
+
+# --- AWS Batch: CreateJobQueue / CreateComputeEnvironment -------------------
+#: Job queue priority, higher runs first (CreateJobQueue API).
+MIN_QUEUE_PRIORITY = 0
+MAX_QUEUE_PRIORITY = 1000
+#: Compute environments per job queue (service quotas).
+MAX_ENVIRONMENTS_PER_QUEUE = 3
+#: Job queues / compute environments per account and Region (service quotas).
+MAX_QUEUES_PER_ACCOUNT = 50
+MAX_COMPUTE_ENVIRONMENTS_PER_ACCOUNT = 50
+#: jobStateTimeLimitActions maxTimeSeconds (JobStateTimeLimitAction API).
+MIN_JOB_STATE_TIME_LIMIT_SECONDS = 600
+MAX_JOB_STATE_TIME_LIMIT_SECONDS = 86_400
+#: Reasons a jobStateTimeLimitAction may match (JobStateTimeLimitAction API).
+JOB_STATE_TIME_LIMIT_REASONS = (
+    "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY",
+    "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+    "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT",
+)
+#: Spot bid percentage of the On-Demand price (ComputeResource API).
+MIN_SPOT_BID_PERCENTAGE = 1
+MAX_SPOT_BID_PERCENTAGE = 100
+
+# --- AWS Batch: job definitions and jobs -------------------------------------
+#: RetryStrategy attempts and evaluateOnExit rules (RetryStrategy API).
+MIN_RETRY_ATTEMPTS = 1
+MAX_RETRY_ATTEMPTS = 10
+MAX_EVALUATE_ON_EXIT_RULES = 5
+#: Status reason of a job whose Spot host was reclaimed (RetryStrategy docs).
+SPOT_RECLAIM_STATUS_REASON = "Host EC2*"
+#: JobTimeout attemptDurationSeconds minimum (JobTimeout API).
+MIN_TIMEOUT_SECONDS = 60
+#: Environment variable names must not start with this (ContainerProperties API).
+RESERVED_ENV_PREFIX = "AWS_BATCH"
+#: Array job size (SubmitJob API).
+MIN_ARRAY_SIZE = 2
+MAX_ARRAY_SIZE = 10_000
+#: Dependencies per job (service quotas).
+MAX_JOB_DEPENDENCIES = 20
+#: SubmitJob calls per second per account and Region; cannot be raised (quotas).
+SUBMIT_JOB_TPS = 50
+#: SubmitJob payload and job definition size (service quotas).
+MAX_SUBMIT_JOB_PAYLOAD_BYTES = 30 * 1024
+MAX_JOB_DEFINITION_BYTES = 24 * 1024
+#: Fargate ephemeral storage (EphemeralStorage API).
+MIN_EPHEMERAL_STORAGE_GIB = 21
+MAX_EPHEMERAL_STORAGE_GIB = 200
+
+
+def _steps(start: int, stop: int, step: int) -> tuple[int, ...]:
+    return tuple(range(start, stop + 1, step))
+
+
+#: Valid Fargate memory (MiB) per vCPU value (ResourceRequirement API).
+FARGATE_MEMORY_MIB: Mapping[float, tuple[int, ...]] = {
+    0.25: (512, 1024, 2048),
+    0.5: _steps(1024, 4096, 1024),
+    1.0: _steps(2048, 8192, 1024),
+    2.0: _steps(4096, 16384, 1024),
+    4.0: _steps(8192, 30720, 1024),
+    8.0: _steps(16384, 61440, 4096),
+    16.0: _steps(32768, 122880, 8192),
+}
+
+# --- EC2 instance capacity ------------------------------------------------------
+#: Memory the ECS agent can register is less than the installed memory: the Batch
+#: memory-management guide shows an m4.large (8192 MiB) registering 7985 MiB
+#: (97.5 %), and the Batch AMI reserves a further 32 MiB for the agent.
+REGISTERED_MEMORY_FRACTION = 0.975
+ECS_RESERVED_MEMORY_MIB = 32
+
+
+@dataclass(frozen=True)
+class InstanceCapacity:
+    """What one EC2 instance offers a job: vCPUs, memory the ECS agent registers, GPUs."""
+
+    vcpus: int
+    memory_mib: int
+    gpus: int = 0
+    architecture: str = "x86_64"
+
+    @classmethod
+    def from_installed(
+        cls, vcpus: int, memory_gib: float, gpus: int = 0, architecture: str = "x86_64"
+    ) -> InstanceCapacity:
+        """Capacity of an instance from its installed memory, less what the OS and agent keep."""
+        registered = int(memory_gib * 1024 * REGISTERED_MEMORY_FRACTION) - ECS_RESERVED_MEMORY_MIB
+        return cls(vcpus=vcpus, memory_mib=registered, gpus=gpus, architecture=architecture)
+
+    def fits(self, vcpus: float, memory_mib: float, gpus: int = 0) -> bool:
+        """Whether a job needing these resources can be placed on this instance."""
+        return vcpus <= self.vcpus and memory_mib <= self.memory_mib and gpus <= self.gpus
+
+
+@dataclass(frozen=True)
+class _Family:
+    gib_per_vcpu: float
+    largest_size: str
+    architecture: str = "x86_64"
+
+
+# General-purpose, compute- and memory-optimized families, by installed GiB per vCPU
+# and largest size (EC2 instance type docs). Graviton families are arm64.
+_FAMILIES: dict[str, _Family] = {
+    "c4": _Family(1.875, "8xlarge"),
+    "m4": _Family(4, "16xlarge"),
+    "r4": _Family(7.625, "16xlarge"),
+    "c5": _Family(2, "24xlarge"),
+    "c5a": _Family(2, "24xlarge"),
+    "c5n": _Family(2.625, "18xlarge"),
+    "m5": _Family(4, "24xlarge"),
+    "m5a": _Family(4, "24xlarge"),
+    "r5": _Family(8, "24xlarge"),
+    "r5a": _Family(8, "24xlarge"),
+    "c6i": _Family(2, "32xlarge"),
+    "c6a": _Family(2, "48xlarge"),
+    "m6i": _Family(4, "32xlarge"),
+    "m6a": _Family(4, "48xlarge"),
+    "r6i": _Family(8, "32xlarge"),
+    "r6a": _Family(8, "48xlarge"),
+    "c7i": _Family(2, "48xlarge"),
+    "c7a": _Family(2, "48xlarge"),
+    "m7i": _Family(4, "48xlarge"),
+    "m7a": _Family(4, "48xlarge"),
+    "r7i": _Family(8, "48xlarge"),
+    "r7a": _Family(8, "48xlarge"),
+    "c6g": _Family(2, "16xlarge", "arm64"),
+    "m6g": _Family(4, "16xlarge", "arm64"),
+    "r6g": _Family(8, "16xlarge", "arm64"),
+    "c7g": _Family(2, "16xlarge", "arm64"),
+    "m7g": _Family(4, "16xlarge", "arm64"),
+    "r7g": _Family(8, "16xlarge", "arm64"),
+    "c8g": _Family(2, "48xlarge", "arm64"),
+    "m8g": _Family(4, "48xlarge", "arm64"),
+    "r8g": _Family(8, "48xlarge", "arm64"),
+}
+
+# GPU instance types, listed one by one: their vCPU, memory and GPU counts do not
+# follow a per-family ratio (EC2 accelerated computing instance docs).
+_GPU_TYPES: dict[str, InstanceCapacity] = {
+    name: InstanceCapacity.from_installed(vcpus, gib, gpus, arch)
+    for name, (vcpus, gib, gpus, arch) in {
+        "g4dn.xlarge": (4, 16, 1, "x86_64"),
+        "g4dn.2xlarge": (8, 32, 1, "x86_64"),
+        "g4dn.4xlarge": (16, 64, 1, "x86_64"),
+        "g4dn.8xlarge": (32, 128, 1, "x86_64"),
+        "g4dn.12xlarge": (48, 192, 4, "x86_64"),
+        "g4dn.16xlarge": (64, 256, 1, "x86_64"),
+        "g5.xlarge": (4, 16, 1, "x86_64"),
+        "g5.2xlarge": (8, 32, 1, "x86_64"),
+        "g5.4xlarge": (16, 64, 1, "x86_64"),
+        "g5.8xlarge": (32, 128, 1, "x86_64"),
+        "g5.12xlarge": (48, 192, 4, "x86_64"),
+        "g5.16xlarge": (64, 256, 1, "x86_64"),
+        "g5.24xlarge": (96, 384, 4, "x86_64"),
+        "g5.48xlarge": (192, 768, 8, "x86_64"),
+        "g6.xlarge": (4, 16, 1, "x86_64"),
+        "g6.2xlarge": (8, 32, 1, "x86_64"),
+        "g6.4xlarge": (16, 64, 1, "x86_64"),
+        "g6.8xlarge": (32, 128, 1, "x86_64"),
+        "g6.12xlarge": (48, 192, 4, "x86_64"),
+        "g6.16xlarge": (64, 256, 1, "x86_64"),
+        "g6.24xlarge": (96, 384, 4, "x86_64"),
+        "g6.48xlarge": (192, 768, 8, "x86_64"),
+        "g5g.xlarge": (4, 8, 1, "arm64"),
+        "g5g.2xlarge": (8, 16, 1, "arm64"),
+        "g5g.4xlarge": (16, 32, 1, "arm64"),
+        "g5g.8xlarge": (32, 64, 1, "arm64"),
+        "g5g.16xlarge": (64, 128, 2, "arm64"),
+        "p3.2xlarge": (8, 61, 1, "x86_64"),
+        "p3.8xlarge": (32, 244, 4, "x86_64"),
+        "p3.16xlarge": (64, 488, 8, "x86_64"),
+        "p4d.24xlarge": (96, 1152, 8, "x86_64"),
+        "p5.48xlarge": (192, 2048, 8, "x86_64"),
+    }.items()
+}
+
+#: GPU instance families (the class part of the names above).
+GPU_FAMILIES = frozenset(name.split(".")[0] for name in _GPU_TYPES)
+
+#: Batch's "optimal" instance type picks from the C, M and R families of the
+#: Region (c4/m4/r4, or c5/m5/r5 where those are missing): the largest it can
+#: launch is what a job is checked against.
+OPTIMAL_FAMILIES = ("c4", "m4", "r4")
+
+_SIZE = re.compile(r"^(?:(?P<n>\d+)?xlarge|large|medium)$")
+
+
+def _size_vcpus(size: str) -> int | None:
+    if size == "medium":
+        return 1
+    if size == "large":
+        return 2
+    match = _SIZE.match(size)
+    if not match or "xlarge" not in size:
+        return None
+    return 4 * int(match.group("n") or 1)
+
+
+def instance_capacity(instance_type: str) -> InstanceCapacity | None:
+    """Capacity of an instance type such as ``c6i.4xlarge``; None if not in the tables.
+
+    Unknown types are not errors: a check that cannot know the capacity is skipped,
+    so the library never rejects a configuration AWS would accept.
+    """
+    if instance_type in _GPU_TYPES:
+        return _GPU_TYPES[instance_type]
+    family_name, _, size = instance_type.partition(".")
+    family = _FAMILIES.get(family_name)
+    vcpus = _size_vcpus(size)
+    if family is None or vcpus is None:
+        return None
+    return InstanceCapacity.from_installed(
+        vcpus, vcpus * family.gib_per_vcpu, architecture=family.architecture
+    )
+
+
+def instance_class_capacity(instance_class: str) -> InstanceCapacity | None:
+    """Capacity of the largest size of an instance family such as ``c6i``; None if unknown.
+
+    ``optimal`` stands for Batch's optimal instance type.
+    """
+    if instance_class == "optimal":
+        caps = [instance_class_capacity(f) for f in OPTIMAL_FAMILIES]
+        known = [c for c in caps if c is not None]
+        return max(known, key=lambda c: (c.memory_mib, c.vcpus)) if known else None
+    if instance_class in GPU_FAMILIES:
+        sizes = [c for n, c in _GPU_TYPES.items() if n.split(".")[0] == instance_class]
+        return max(sizes, key=lambda c: (c.gpus, c.vcpus, c.memory_mib))
+    family = _FAMILIES.get(instance_class)
+    if family is None:
+        return None
+    return instance_capacity(f"{instance_class}.{family.largest_size}")
+
+
+def instance_family_architecture(instance_type_or_class: str) -> str | None:
+    """CPU architecture (``x86_64`` or ``arm64``) of an instance type or family; None if unknown."""
+    name = instance_type_or_class.split(".")[0]
+    if name in _FAMILIES:
+        return _FAMILIES[name].architecture
+    gpu = next((c for n, c in _GPU_TYPES.items() if n.split(".")[0] == name), None)
+    if gpu is not None:
+        return gpu.architecture
+    if name == "optimal":
+        return "x86_64"
+    # Graviton families carry a "g" after the generation digit (c7g, m6gd, r8g).
+    if re.match(r"^[a-z]+\d+g[a-z]*$", name):
+        return "arm64"
+    return None
+
+
+# --- validators ---------------------------------------------------------------
+def is_token(value: Any) -> bool:
+    """Whether a value is an unresolved CDK token (only known at deploy)."""
+    return Token.is_unresolved(value)
+
+
+def check_range(argument: str, value: float | None, low: float, high: float) -> list[str]:
+    """``argument must be between low and high, got value`` unless None, a token or in range."""
+    if value is None or is_token(value) or low <= value <= high:
+        return []
+    return [f"{argument} must be between {_fmt(low)} and {_fmt(high)}, got {_fmt(value)}"]
+
+
+def fargate_memory_choices(vcpus: float) -> tuple[int, ...]:
+    """Memory values (MiB) Fargate accepts with this many vCPUs; empty if vCPUs invalid."""
+    return FARGATE_MEMORY_MIB.get(float(vcpus), ())
+
+
+def check_fargate_resources(
+    vcpus: float, memory_mib: int, *, vcpus_arg: str = "vcpus", memory_arg: str = "memory"
+) -> list[str]:
+    """Fargate accepts only fixed vCPU values and, for each, a fixed set of memory sizes."""
+    if is_token(vcpus) or is_token(memory_mib):
+        return []
+    allowed_vcpus = ", ".join(_fmt(v) for v in FARGATE_MEMORY_MIB)
+    if float(vcpus) not in FARGATE_MEMORY_MIB:
+        return [f"{vcpus_arg} on Fargate must be one of {allowed_vcpus}, got {_fmt(vcpus)}"]
+    choices = fargate_memory_choices(vcpus)
+    if memory_mib not in choices:
+        return [
+            f"{memory_arg} on Fargate with {_fmt(vcpus)} vCPU must be one of "
+            f"{_describe_choices(choices)} MiB, got {memory_mib} MiB"
+        ]
+    return []
+
+
+def check_ephemeral_storage(argument: str, gib: int | None) -> list[str]:
+    """Fargate ephemeral storage is 21 to 200 GiB."""
+    return check_range(argument, gib, MIN_EPHEMERAL_STORAGE_GIB, MAX_EPHEMERAL_STORAGE_GIB)
+
+
+def check_env_names(argument: str, names: Iterable[str]) -> list[str]:
+    """Environment variable names must not start with ``AWS_BATCH`` (reserved by Batch)."""
+    return [
+        f"{argument} names must not start with {RESERVED_ENV_PREFIX}, got {name!r}"
+        for name in names
+        if not is_token(name) and name.upper().startswith(RESERVED_ENV_PREFIX)
+    ]
+
+
+def raise_if_errors(errors: Sequence[str]) -> None:
+    """Raise one ValueError listing every collected error, if there are any."""
+    if errors:
+        raise ValueError("; ".join(errors))
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _describe_choices(choices: Sequence[int]) -> str:
+    if len(choices) <= 3:
+        return ", ".join(str(c) for c in choices)
+    step = choices[1] - choices[0]
+    return f"{choices[0]} to {choices[-1]} in steps of {step}"

@@ -1,0 +1,1 @@
+"""Submitter Lambda: S3 events from SQS -> AWS Batch SubmitJob."""
