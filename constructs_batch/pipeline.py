@@ -1,0 +1,465 @@
+"""CsvToDynamoDbPipeline: S3 -> SQS -> Lambda -> AWS Batch -> DynamoDB, losing no event and no row.
+
+A CSV object dropped under ``incoming/`` sends an ObjectCreated event to an SQS
+queue (with a dead-letter queue). The submitter Lambda reads the queue, claims the
+object in a run ledger (so a duplicate delivery submits nothing) and submits the
+loader job (one array job for a burst of objects). The loader streams the object
+into the target table, writes bad rows to ``rejected/`` and records the outcome in
+the ledger. Failed jobs, a non-empty DLQ and Lambda errors notify an encrypted SNS
+topic.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from pathlib import Path
+
+from aws_cdk import (
+    Acknowledgment,
+    ArnFormat,
+    Duration,
+    RemovalPolicy,
+    Size,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_batch.compute import FargateCompute
+from constructs_batch.job import ContainerJob
+from constructs_batch.limits import check_range, raise_if_errors
+from constructs_batch.network import BatchNetwork
+from constructs_batch.queue import BatchQueue
+from constructs_batch.runtime.csv_loader import loader_contract as loader
+from constructs_batch.runtime.submit_job import submit_contract as submitter
+
+__all__ = ["CsvToDynamoDbPipeline"]
+
+#: Where users drop CSV objects, and the object suffix that triggers a load.
+INPUT_PREFIX = "incoming/"
+INPUT_SUFFIX = ".csv"
+#: Where the loader writes rejected rows, and the submitter writes array-job manifests.
+REJECTED_PREFIX = "rejected/"
+MANIFEST_PREFIX = "manifests/"
+#: Default share of a file's rows that may be rejected before the load fails.
+DEFAULT_REJECT_THRESHOLD = 0.05
+#: Loader resources: one vCPU and 2 GiB fit Fargate and any EC2 environment.
+DEFAULT_LOADER_VCPUS = 1.0
+DEFAULT_LOADER_MEMORY = Size.gibibytes(2)
+#: A load that runs longer than this is stopped (and retried by the retry strategy).
+DEFAULT_LOADER_TIMEOUT = Duration.hours(2)
+#: Submitter Lambda: timeout, reserved concurrency (a cap on SubmitJob pressure),
+#: SQS batch size and batching window (bursts become one array job per batch).
+SUBMITTER_TIMEOUT = Duration.seconds(60)
+SUBMITTER_MEMORY_MIB = 256
+DEFAULT_SUBMITTER_CONCURRENCY = 5
+SQS_BATCH_SIZE = 100
+SQS_BATCHING_WINDOW = Duration.seconds(5)
+#: SQS visibility timeout: at least six times the Lambda timeout (Lambda guidance).
+QUEUE_VISIBILITY_TIMEOUT = Duration.seconds(SUBMITTER_TIMEOUT.to_seconds() * 6)
+#: Deliveries before a message moves to the DLQ; DLQ retention is the SQS maximum.
+MAX_RECEIVE_COUNT = 5
+DLQ_RETENTION = Duration.days(14)
+#: A claimed object whose submission never completed can be claimed again after this.
+LEASE = Duration.minutes(15)
+#: Powertools for AWS Lambda (Python) v3 public layer (account 017000801446).
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+DEFAULT_POWERTOOLS_LAYER_VERSION = 27
+SUBMITTER_RUNTIME = lambda_.Runtime.PYTHON_3_14
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+#: The DLQ must hold at least this many messages for its alarm to fire.
+DLQ_ALARM_THRESHOLD = 1
+
+
+def _runtime_dir(package: str) -> str:
+    """Directory of a runtime package shipped with the library (checkout or wheel)."""
+    return str(Path(str(importlib.resources.files(package))))
+
+
+#: Files never shipped in an asset (they would also churn its hash).
+_ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+
+
+class CsvToDynamoDbPipeline(Construct):
+    """Load every CSV object dropped under ``incoming/`` into a DynamoDB table.
+
+    Args:
+        queue: the Batch queue the loader runs on. Default: a small Fargate Spot
+            queue on a new ``PUBLIC`` network (nothing billed while idle).
+        bucket: an existing input bucket. Default: a new encrypted, versioned
+            bucket with server access logs, SSL only, no public access.
+        table: an existing target table whose key attributes are ``key_columns``.
+            Default: a new on-demand table with PITR.
+        key_columns: CSV columns forming the item key (partition, optional sort).
+            Default: ``("id",)``.
+        numeric_columns: columns loaded as numbers. Default: none (all strings).
+        reject_threshold: share of rows (0-1) that may be rejected before a load
+            fails. Default: 0.05.
+        loader_image: the loader's image. Default: built from ``jobs/csv_loader``.
+        loader_vcpus: vCPUs of the loader. Default: 1.
+        loader_memory: memory of the loader. Default: 2 GiB.
+        submitter_concurrency: reserved concurrency of the submitter. Default: 5.
+        powertools_layer_version: version of the public Powertools layer.
+            Default: 27.
+        removal_policy: what happens to the bucket, tables and logs when the
+            stack is deleted. Default: ``RETAIN`` (data outlives the stack).
+
+    Attributes:
+        bucket, table, ledger, queue, dead_letter_queue, submitter, loader,
+        batch_queue, alarm_topic, failed_job_rule.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        queue: BatchQueue | None = None,
+        bucket: s3.IBucket | None = None,
+        table: dynamodb.ITable | None = None,
+        key_columns: Sequence[str] = ("id",),
+        numeric_columns: Sequence[str] = (),
+        reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
+        loader_image: ecs.ContainerImage | None = None,
+        loader_vcpus: float = DEFAULT_LOADER_VCPUS,
+        loader_memory: Size = DEFAULT_LOADER_MEMORY,
+        submitter_concurrency: int = DEFAULT_SUBMITTER_CONCURRENCY,
+        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._validate(
+            key_columns=key_columns,
+            numeric_columns=numeric_columns,
+            reject_threshold=reject_threshold,
+            submitter_concurrency=submitter_concurrency,
+        )
+        self.removal_policy = removal_policy
+
+        # --- build -----------------------------------------------------------
+        self.batch_queue = queue or self._default_queue()
+        self.bucket = bucket or self._input_bucket()
+        self.table = table or self._target_table(key_columns)
+        self.ledger = self._ledger_table()
+        self.alarm_topic = self._alarm_topic()
+        self.dead_letter_queue, self.queue = self._event_queues()
+        self.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=INPUT_SUFFIX),
+        )
+        self.loader_role = iam.Role(
+            self,
+            "LoaderRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Loader job: reads incoming/ and manifests/, writes rejected/ and both tables",
+        )
+        self.loader = ContainerJob(
+            self,
+            "Loader",
+            image=loader_image
+            or ecs.ContainerImage.from_asset(
+                _runtime_dir("constructs_batch.runtime.csv_loader"), exclude=_ASSET_EXCLUDES
+            ),
+            queue=self.batch_queue,
+            vcpus=loader_vcpus,
+            memory=loader_memory,
+            job_role=self.loader_role,
+            environment={
+                loader.ENV_TARGET_TABLE_NAME: self.table.table_name,
+                loader.ENV_LEDGER_TABLE_NAME: self.ledger.table_name,
+                loader.ENV_KEY_COLUMNS: ",".join(key_columns),
+                loader.ENV_NUMERIC_COLUMNS: ",".join(numeric_columns),
+                loader.ENV_REJECTED_PREFIX: REJECTED_PREFIX,
+                loader.ENV_REJECT_THRESHOLD: str(reject_threshold),
+            },
+            timeout=DEFAULT_LOADER_TIMEOUT,
+        )
+        self.submitter = self._submitter(powertools_layer_version, submitter_concurrency)
+        self.failed_job_rule = self._failed_job_rule()
+        self._alarms()
+
+        # --- wire: least privilege end to end ---------------------------------
+        self.loader.grant_submit(self.submitter, self.batch_queue)
+        self.ledger.grant(
+            self.submitter,
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+        self.bucket.grant_put(self.submitter, f"{MANIFEST_PREFIX}*")
+        self.bucket.grant_read(self.loader_role, f"{INPUT_PREFIX}*")
+        self.bucket.grant_read(self.loader_role, f"{MANIFEST_PREFIX}*")
+        self.bucket.grant_put(self.loader_role, f"{REJECTED_PREFIX}*")
+        self.table.grant(self.loader_role, "dynamodb:BatchWriteItem")
+        self.ledger.grant(self.loader_role, "dynamodb:UpdateItem")
+
+    @staticmethod
+    def _validate(
+        *,
+        key_columns: Sequence[str],
+        numeric_columns: Sequence[str],
+        reject_threshold: float,
+        submitter_concurrency: int,
+    ) -> None:
+        errors: list[str] = []
+        if not 1 <= len(key_columns) <= 2:
+            errors.append(
+                "key_columns must name 1 (partition) or 2 (partition, sort) columns, "
+                f"got {list(key_columns)}"
+            )
+        if any(not c or "," in c for c in [*key_columns, *numeric_columns]):
+            errors.append(
+                "key_columns and numeric_columns must be non-empty names without commas, "
+                f"got {[*key_columns, *numeric_columns]}"
+            )
+        errors += check_range("reject_threshold", reject_threshold, 0, 1)
+        errors += check_range("submitter_concurrency", submitter_concurrency, 1, 1000)
+        raise_if_errors(errors)
+
+    # --- resources ----------------------------------------------------------------
+    def _default_queue(self) -> BatchQueue:
+        network = BatchNetwork(self, "Network")
+        fargate_spot = FargateCompute(self, "FargateSpot", network=network, spot=True)
+        fargate = FargateCompute(self, "Fargate", network=network)
+        return BatchQueue(self, "Queue", environments=[fargate_spot, fargate])
+
+    def _input_bucket(self) -> s3.Bucket:
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=self.removal_policy,
+            auto_delete_objects=False,
+        )
+        Validations.of(access_logs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This bucket is the server access log destination of the input "
+                "bucket; logging it to itself would loop",
+            )
+        )
+        return s3.Bucket(
+            self,
+            "Input",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="input/",
+            removal_policy=self.removal_policy,
+        )
+
+    def _target_table(self, key_columns: Sequence[str]) -> dynamodb.Table:
+        string = dynamodb.AttributeType.STRING
+        return dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=key_columns[0], type=string),
+            sort_key=(
+                dynamodb.Attribute(name=key_columns[1], type=string)
+                if len(key_columns) > 1
+                else None
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=self.removal_policy,
+        )
+
+    def _ledger_table(self) -> dynamodb.Table:
+        return dynamodb.Table(
+            self,
+            "Ledger",
+            partition_key=dynamodb.Attribute(
+                name=submitter.LEDGER_KEY, type=dynamodb.AttributeType.STRING
+            ),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=self.removal_policy,
+        )
+
+    def _alarm_topic(self) -> sns.Topic:
+        # A customer-managed key: EventBridge and CloudWatch cannot publish to a
+        # topic encrypted with the AWS-managed SNS key.
+        key = kms.Key(
+            self,
+            "AlarmKey",
+            description="Encrypts the pipeline's notification topic",
+            enable_key_rotation=True,
+            removal_policy=self.removal_policy,
+        )
+        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
+            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        return sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True)
+
+    def _event_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
+        dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        Validations.of(dead_letters).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is the dead-letter queue of the event queue; an alarm "
+                "notifies as soon as it holds a message",
+            )
+        )
+        events_queue = sqs.Queue(
+            self,
+            "Events",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=QUEUE_VISIBILITY_TIMEOUT,
+            retention_period=DLQ_RETENTION,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=dead_letters, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+        return dead_letters, events_queue
+
+    def _submitter(self, layer_version: int, concurrency: int) -> lambda_.Function:
+        stack = Stack.of(self)
+        log_group = logs.LogGroup(
+            self,
+            "SubmitterLogs",
+            retention=LOG_RETENTION,
+            removal_policy=self.removal_policy,
+        )
+        role = iam.Role(
+            self,
+            "SubmitterRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Submitter: claims objects in the ledger and submits the loader job",
+        )
+        # Write to its own log group only, instead of the AWSLambdaBasicExecutionRole
+        # managed policy (logs on every group of the account).
+        log_group.grant_write(role)
+        log_group_id = stack.get_logical_id(log_group.node.default_child)  # type: ignore[arg-type]
+        Validations.of(role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{log_group_id}.Arn>:*]",
+                reason="Lambda names its log streams at run time; the grant is scoped "
+                "to the function's own log group",
+            )
+        )
+        python = SUBMITTER_RUNTIME.name.replace(".", "")  # python3.14 -> python314
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            stack.format_arn(
+                service="lambda",
+                account=POWERTOOLS_LAYER_ACCOUNT,
+                resource="layer",
+                resource_name=f"AWSLambdaPowertoolsPythonV3-{python}-arm64:{layer_version}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,  # ...:layer:<name>:<version>
+            ),
+        )
+        function = lambda_.Function(
+            self,
+            "Submitter",
+            runtime=SUBMITTER_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(
+                _runtime_dir("constructs_batch.runtime.submit_job"), exclude=_ASSET_EXCLUDES
+            ),
+            layers=[powertools],
+            role=role,
+            timeout=SUBMITTER_TIMEOUT,
+            memory_size=SUBMITTER_MEMORY_MIB,
+            reserved_concurrent_executions=concurrency,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            description="Submits the CSV loader job for objects created under incoming/",
+            environment={
+                submitter.ENV_JOB_QUEUE_ARN: self.batch_queue.job_queue.job_queue_arn,
+                submitter.ENV_JOB_DEFINITION_ARN: self.loader.job_definition.job_definition_arn,
+                submitter.ENV_LEDGER_TABLE_NAME: self.ledger.table_name,
+                submitter.ENV_INPUT_PREFIX: INPUT_PREFIX,
+                submitter.ENV_INPUT_SUFFIX: INPUT_SUFFIX,
+                submitter.ENV_MANIFEST_PREFIX: MANIFEST_PREFIX,
+                submitter.ENV_LEASE_SECONDS: str(int(LEASE.to_seconds())),
+                "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
+            },
+        )
+        function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=SQS_BATCH_SIZE,
+                max_batching_window=SQS_BATCHING_WINDOW,
+                report_batch_item_failures=True,
+            )
+        )
+        return function
+
+    def _failed_job_rule(self) -> events.Rule:
+        rule = events.Rule(
+            self,
+            "FailedJobs",
+            description="Loader jobs that failed on the pipeline's queue",
+            event_pattern=events.EventPattern(
+                source=["aws.batch"],
+                detail_type=["Batch Job State Change"],
+                detail={
+                    "status": ["FAILED"],
+                    "jobQueue": [self.batch_queue.job_queue.job_queue_arn],
+                },
+            ),
+        )
+        rule.add_target(targets.SnsTopic(self.alarm_topic))
+        return rule
+
+    def _alarms(self) -> None:
+        action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        dlq = self.dead_letter_queue.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1)
+        ).create_alarm(
+            self,
+            "DeadLettersAlarm",
+            alarm_description="Events the submitter could not process are in the DLQ",
+            threshold=DLQ_ALARM_THRESHOLD,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        errors = self.submitter.metric_errors(period=Duration.minutes(5)).create_alarm(
+            self,
+            "SubmitterErrorsAlarm",
+            alarm_description="The submitter Lambda raised errors",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (dlq, errors):
+            alarm.add_alarm_action(action)
+
