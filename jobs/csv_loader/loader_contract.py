@@ -1,0 +1,77 @@
+"""Names and defaults shared by the CSV loader job, its job definition and the submitter.
+
+Constants only (no imports, no code): the CDK construct imports this module as
+``constructs_batch.runtime.csv_loader.loader_contract`` to name the environment
+variables it sets, and the loader reads the same names at run time.
+"""
+
+# --- Set by the job definition (the construct) --------------------------------------------
+# DynamoDB table that receives one item per CSV data row.
+ENV_TARGET_TABLE_NAME = "TARGET_TABLE_NAME"
+# DynamoDB run ledger: one item per object, partition key LEDGER_KEY_ATTRIBUTE.
+ENV_LEDGER_TABLE_NAME = "LEDGER_TABLE_NAME"
+# Comma-separated header names forming the item key: the table's partition key and
+# optional sort key, in that order (1 or 2 names).
+ENV_KEY_COLUMNS = "KEY_COLUMNS"
+# Comma-separated header names whose values are DynamoDB numbers (Decimal); a value
+# that is not a number rejects the row. Every other column is a string.
+ENV_NUMERIC_COLUMNS = "NUMERIC_COLUMNS"
+# Prefix of the rejects object, in the CSV's bucket: <prefix><csv key>.errors.csv
+ENV_REJECTED_PREFIX = "REJECTED_PREFIX"
+# Largest fraction (0-1) of data rows that may be rejected while the run still
+# succeeds; above it the run is FAILED (the good rows are written all the same).
+ENV_REJECT_THRESHOLD = "REJECT_THRESHOLD"
+# BatchWriteItem calls in flight at once.
+ENV_WRITE_CONCURRENCY = "WRITE_CONCURRENCY"
+# How long one batch of items may keep being retried (throttling, UnprocessedItems,
+# 5xx) before the run gives up and fails.
+ENV_MAX_RETRY_SECONDS = "MAX_RETRY_SECONDS"
+# Seconds between progress log lines.
+ENV_PROGRESS_INTERVAL_SECONDS = "PROGRESS_INTERVAL_SECONDS"
+
+DEFAULT_NUMERIC_COLUMNS = ""
+DEFAULT_REJECTED_PREFIX = "rejected/"
+DEFAULT_REJECT_THRESHOLD = "0.05"
+DEFAULT_WRITE_CONCURRENCY = "16"
+DEFAULT_MAX_RETRY_SECONDS = "300"
+DEFAULT_PROGRESS_INTERVAL_SECONDS = "10"
+
+# --- Set per submission (container overrides from the submitter) -------------------------
+# Single object:
+ENV_CSV_BUCKET = "CSV_BUCKET"
+ENV_CSV_KEY = "CSV_KEY"
+ENV_CSV_VERSION_ID = "CSV_VERSION_ID"  # "" when the bucket is not versioned
+ENV_CSV_ETAG = "CSV_ETAG"
+ENV_LEDGER_OBJECT_ID = "LEDGER_OBJECT_ID"
+# Array job: "s3://bucket/key" of a JSON list of MANIFEST_FIELD_* objects; child N
+# loads entry N (N from AWS_BATCH_JOB_ARRAY_INDEX, set by AWS Batch).
+ENV_CSV_MANIFEST = "CSV_MANIFEST"
+ENV_ARRAY_INDEX = "AWS_BATCH_JOB_ARRAY_INDEX"
+MANIFEST_FIELD_BUCKET = "bucket"
+MANIFEST_FIELD_KEY = "key"
+MANIFEST_FIELD_VERSION_ID = "version_id"
+MANIFEST_FIELD_ETAG = "etag"
+MANIFEST_FIELD_OBJECT_ID = "object_id"
+
+# --- Run ledger item -------------------------------------------------------------------------
+LEDGER_KEY_ATTRIBUTE = "object_id"
+LEDGER_STATUS = "status"
+LEDGER_STARTED_AT = "started_at"  # ISO 8601 UTC, e.g. 2025-01-31T12:00:00.000+00:00
+LEDGER_FINISHED_AT = "finished_at"
+LEDGER_DURATION_S = "duration_s"  # number (seconds, 3 decimals)
+LEDGER_ROWS_LOADED = "rows_loaded"  # number
+LEDGER_ROWS_REJECTED = "rows_rejected"  # number
+LEDGER_ROWS_DUPLICATE = "rows_duplicate"  # number
+LEDGER_REJECTS_KEY = "rejects_key"  # S3 key of the rejects file; absent without rejects
+LEDGER_ERROR = "error"  # present only when FAILED
+
+STATUS_SUBMITTING = "SUBMITTING"
+STATUS_SUBMITTED = "SUBMITTED"
+STATUS_RUNNING = "RUNNING"
+STATUS_SUCCEEDED = "SUCCEEDED"
+STATUS_FAILED = "FAILED"
+
+# --- Process exit codes ------------------------------------------------------------------
+EXIT_SUCCEEDED = 0
+EXIT_FAILED = 1  # the object did not load (ledger says FAILED and why)
+EXIT_CONFIGURATION_ERROR = 2  # bad or missing environment: nothing was loaded or recorded
