@@ -346,3 +346,49 @@ def _describe_choices(choices: Sequence[int]) -> str:
         return ", ".join(str(c) for c in choices)
     step = choices[1] - choices[0]
     return f"{choices[0]} to {choices[-1]} in steps of {step}"
+
+
+# --- AWS Batch: job resources and retry reasons ----------------------------------
+#: A job must reserve at least 4 MiB of memory (ResourceRequirement API).
+MIN_JOB_MEMORY_MIB = 4
+#: Jobs on EC2 resources must reserve at least one vCPU (ResourceRequirement API).
+MIN_EC2_JOB_VCPUS = 1
+#: Status reason of a job whose Fargate Spot task was reclaimed: ECS stops the task
+#: with "Your Spot Task was interrupted." (ECS task lifecycle docs); the trailing
+#: asterisk matches the period and any later wording.
+FARGATE_SPOT_RECLAIM_STATUS_REASON = "Your Spot Task was interrupted*"
+#: Matches any exit code: a container that ran and exited non-zero (EvaluateOnExit API).
+ANY_EXIT_CODE = "*"
+
+
+# --- VPC and compute environments (network.py, compute.py) -------------------
+#: IPv4 CIDR block of a VPC: prefix length /16 to /28 (Amazon VPC user guide,
+#: "VPC CIDR blocks").
+MIN_VPC_PREFIX_LENGTH = 16
+MAX_VPC_PREFIX_LENGTH = 28
+#: A VPC needs subnets in at least one Availability Zone.
+MIN_MAX_AZS = 1
+#: minvCpus of a managed compute environment is at least 0 (ComputeResource API).
+MIN_VCPUS = 0
+#: maxvCpus: the API takes 0, but a managed environment that can never launch
+#: capacity leaves every job on its queues in RUNNABLE forever.
+MIN_MAX_VCPUS = 1
+#: unmanagedvCpus of an unmanaged compute environment is at least 0 (CreateComputeEnvironment API).
+MIN_UNMANAGED_VCPUS = 0
+#: The ECS-optimized AMIs (AL2, AL2023 and their GPU variants) ship a single 30 GiB
+#: root volume; a launch template asking for a smaller root volume than the AMI's
+#: snapshot fails every instance launch (ECS developer guide, "Amazon ECS-optimized
+#: Linux AMI storage configuration"; EC2 block device mapping docs).
+MIN_ECS_ROOT_VOLUME_GIB = 30
+#: gp3 volume size, 1 GiB to 16 TiB (EBS user guide, "Amazon EBS volume types").
+MAX_GP3_VOLUME_GIB = 16_384
+#: Instance families the AL2023 ECS-optimized AMI does not support (Batch
+#: Ec2Configuration API: "Amazon Linux 2023 does not support A1 instances").
+AL2023_UNSUPPORTED_FAMILIES = ("a1",)
+
+
+def check_at_least(argument: str, value: float | None, low: float) -> list[str]:
+    """``argument must be at least low, got value`` unless None, a token or high enough."""
+    if value is None or is_token(value) or value >= low:
+        return []
+    return [f"{argument} must be at least {_fmt(low)}, got {_fmt(value)}"]

@@ -1,0 +1,483 @@
+"""Container jobs for AWS Batch: a job definition validated against the queue it runs on.
+
+A :class:`ContainerJob` is one ``batch.EcsJobDefinition`` (Fargate or EC2) with its
+log group, secrets wired to the execution role, a retry strategy that retries
+infrastructure failures and not application errors, and
+:meth:`ContainerJob.grant_submit`, which refuses a queue the job can never run on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeAlias, cast
+
+from aws_cdk import Acknowledgment, Duration, Fn, Size, SizeRoundingBehavior, Stack, Validations
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from constructs_batch import limits
+from constructs_batch.queue import BatchQueue
+
+__all__ = [
+    "DEFAULT_LOG_RETENTION",
+    "DEFAULT_MEMORY",
+    "DEFAULT_RETRY_ATTEMPTS",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_VCPUS",
+    "LOG_STREAM_PREFIX",
+    "ContainerJob",
+    "SecretSource",
+    "retry_strategies",
+]
+
+#: One vCPU and 2 GiB: valid on Fargate and on every EC2 instance type.
+DEFAULT_VCPUS = 1.0
+DEFAULT_MEMORY = Size.gibibytes(2)
+#: Three attempts: enough to ride out two Spot reclaims without hiding a bad job for long.
+DEFAULT_RETRY_ATTEMPTS = 3
+#: A job that runs an hour is killed rather than billed forever.
+DEFAULT_TIMEOUT = Duration.hours(1)
+#: A month of logs to debug a failed run, without paying to keep them forever.
+DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+#: Log streams are ``job/<container>/<ecs task id>``.
+LOG_STREAM_PREFIX = "job"
+
+#: What a secret can be given as: a Secrets Manager secret (all of it), a secret and
+#: one of its JSON fields, an SSM parameter, or a ``batch.Secret`` built by hand.
+SecretSource: TypeAlias = (
+    batch.Secret | secretsmanager.ISecret | tuple[secretsmanager.ISecret, str] | ssm.IParameter
+)
+
+
+def retry_strategies() -> list[batch.RetryStrategy]:
+    """The evaluate-on-exit rules every ContainerJob gets, first match wins.
+
+    1. RETRY when the EC2 host went away (``Host EC2*``: Spot reclaim or instance
+       failure), even if the container was stopped with an exit code.
+    2. RETRY when the Fargate Spot task was reclaimed (same reason).
+    3. EXIT on any exit code: the application ran and failed, so running it again
+       on the same input would fail again and only cost money.
+
+    Failures without an exit code that match no rule (image pull errors, a task
+    that failed to start, an agent error) are retried: that is what Batch does
+    when no rule matches, and those failures are usually transient.
+    """
+    return [
+        batch.RetryStrategy.of(
+            batch.Action.RETRY,
+            batch.Reason.custom(on_status_reason=limits.SPOT_RECLAIM_STATUS_REASON),
+        ),
+        batch.RetryStrategy.of(
+            batch.Action.RETRY,
+            batch.Reason.custom(on_status_reason=limits.FARGATE_SPOT_RECLAIM_STATUS_REASON),
+        ),
+        batch.RetryStrategy.of(
+            batch.Action.EXIT, batch.Reason.custom(on_exit_code=limits.ANY_EXIT_CODE)
+        ),
+    ]
+
+
+class ContainerJob(Construct):
+    """A container job definition for Fargate or EC2, validated against its queue.
+
+    The platform is ``fargate`` if given, else that of ``queue``, else EC2. The
+    job's log group, its execution role (which reads the secrets) and its job role
+    (which the container's code runs as) are created unless given.
+
+    Attributes:
+        job_definition: the underlying ``batch.EcsJobDefinition`` (the escape hatch).
+        container: the container definition (Fargate or EC2).
+        log_group: where the container's output goes.
+        execution_role: the role ECS uses to pull the image, read the secrets and
+            write the logs.
+        job_role: the role the container's code runs as; grant it what the job needs.
+        fargate: True for a Fargate job.
+        vcpus: the vCPUs the job reserves.
+        memory_mib: the memory (MiB) the job reserves.
+        gpus: the GPUs the job reserves (EC2 only).
+        assign_public_ip: whether a Fargate job gets a public IP (False on EC2).
+    """
+
+    job_definition: batch.EcsJobDefinition
+    container: batch.EcsFargateContainerDefinition | batch.EcsEc2ContainerDefinition
+    log_group: logs.LogGroup
+    execution_role: iam.IRole
+    job_role: iam.IRole
+    fargate: bool
+    vcpus: float
+    memory_mib: int
+    gpus: int
+    assign_public_ip: bool
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        image: ecs.ContainerImage,
+        vcpus: float = DEFAULT_VCPUS,
+        memory: Size = DEFAULT_MEMORY,
+        gpus: int = 0,
+        fargate: bool | None = None,
+        queue: BatchQueue | None = None,
+        command: Sequence[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, SecretSource] | None = None,
+        parameters: Mapping[str, str] | None = None,
+        retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
+        timeout: Duration | None = DEFAULT_TIMEOUT,
+        log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        ephemeral_storage: Size | None = None,
+        assign_public_ip: bool | None = None,
+        job_role: iam.IRole | None = None,
+        readonly_root_filesystem: bool = True,
+        user: str | None = None,
+    ) -> None:
+        """Create the job definition, its log group and roles.
+
+        Args:
+            scope: the parent construct.
+            construct_id: the construct id.
+            image: the container image.
+            vcpus: vCPUs to reserve; on Fargate one of 0.25, 0.5, 1, 2, 4, 8, 16, on
+                EC2 at least 1. Default: ``DEFAULT_VCPUS`` (1).
+            memory: memory to reserve; on Fargate one of the sizes allowed with
+                ``vcpus``. Default: ``DEFAULT_MEMORY`` (2 GiB).
+            gpus: GPUs to reserve (EC2 only). Default: 0.
+            fargate: run on Fargate (True) or EC2 (False). Default: None (the
+                platform of ``queue``, or EC2 without a queue).
+            queue: the queue the job is meant for: decides the platform and the
+                public IP, and the job is checked to fit it. Default: None (no check
+                until :meth:`grant_submit`).
+            command: the container command. Default: None (the image's CMD).
+            environment: environment variables (names must not start with
+                ``AWS_BATCH``). Default: None.
+            secrets: environment variables read from Secrets Manager or SSM at
+                start, granted to the execution role (with ``kms:Decrypt`` when the
+                secret or parameter has a customer-managed key): an ``ISecret``
+                (the whole secret), ``(ISecret, "field")`` (one JSON field), an
+                ``ssm.IParameter`` or a ``batch.Secret``. Default: None.
+            parameters: default values for ``Ref::name`` placeholders in
+                ``command``. Default: None.
+            retry_attempts: attempts per job, 1 to 10; see :func:`retry_strategies`
+                for what is retried. Default: ``DEFAULT_RETRY_ATTEMPTS`` (3).
+            timeout: kill an attempt that runs longer (at least 60 s); None for no
+                limit. Default: ``DEFAULT_TIMEOUT`` (1 hour).
+            log_retention: how long the job's logs are kept.
+                Default: ``DEFAULT_LOG_RETENTION`` (one month).
+            ephemeral_storage: Fargate task storage, 21 to 200 GiB (Fargate only).
+                Default: None (Fargate's 20 GiB).
+            assign_public_ip: give a Fargate job a public IP, needed in public
+                subnets without NAT to reach ECR (Fargate only). Default: None
+                (what ``queue`` needs; False without a queue).
+            job_role: the role the container's code runs as. Default: None (a new
+                role with no permissions, exposed as ``job_role``).
+            readonly_root_filesystem: mount the container's root file system read
+                only; write to a volume or S3 instead. Default: True.
+            user: the user (name or uid[:gid]) the container runs as.
+                Default: None (the image's USER).
+
+        Raises:
+            ValueError: listing every invalid argument, including every reason the
+                job can never run on ``queue``.
+        """
+        super().__init__(scope, construct_id)
+        is_fargate = fargate if fargate is not None else (queue.fargate if queue else False)
+        memory_mib = memory.to_mebibytes(rounding=SizeRoundingBehavior.NONE)
+        limits.raise_if_errors(
+            [
+                *_resource_errors(vcpus, memory_mib, gpus, is_fargate, queue),
+                *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
+                *_environment_errors(environment or {}, secrets or {}),
+                *limits.check_range(
+                    "retry_attempts",
+                    retry_attempts,
+                    limits.MIN_RETRY_ATTEMPTS,
+                    limits.MAX_RETRY_ATTEMPTS,
+                ),
+                *_timeout_errors(timeout),
+                *(
+                    queue.placement_errors(
+                        vcpus=vcpus, memory_mib=int(memory_mib), gpus=gpus, fargate=is_fargate
+                    )
+                    if queue is not None
+                    else []
+                ),
+            ]
+        )
+
+        self.fargate = is_fargate
+        self.vcpus = vcpus
+        self.memory_mib = int(memory_mib)
+        self.gpus = gpus
+        self.assign_public_ip = is_fargate and (
+            assign_public_ip
+            if assign_public_ip is not None
+            else (queue.assign_public_ip if queue else False)
+        )
+
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
+        self.job_role = job_role or iam.Role(
+            self,
+            "JobRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Role the job's container runs as",
+        )
+        common: dict[str, Any] = {
+            "image": image,
+            "cpu": vcpus,
+            "memory": memory,
+            "command": list(command) if command is not None else None,
+            "environment": dict(environment) if environment else None,
+            "secrets": {name: _to_batch_secret(src) for name, src in (secrets or {}).items()}
+            or None,
+            "job_role": self.job_role,
+            "logging": ecs.LogDrivers.aws_logs(
+                stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group
+            ),
+            "readonly_root_filesystem": readonly_root_filesystem,
+            "user": user,
+        }
+        if is_fargate:
+            self.container = batch.EcsFargateContainerDefinition(
+                self,
+                "Container",
+                assign_public_ip=self.assign_public_ip,
+                ephemeral_storage_size=ephemeral_storage,
+                fargate_cpu_architecture=_fargate_architecture(queue),
+                **common,
+            )
+        else:
+            self.container = batch.EcsEc2ContainerDefinition(
+                self, "Container", gpu=gpus or None, **common
+            )
+        # The L2 creates the execution role and grants it the secrets and the logs.
+        self.execution_role = self.container.execution_role
+
+        self.job_definition = batch.EcsJobDefinition(
+            self,
+            "Resource",
+            container=self.container,
+            propagate_tags=True,
+            parameters=dict(parameters) if parameters else None,
+            retry_attempts=retry_attempts,
+            retry_strategies=retry_strategies(),
+            timeout=timeout,
+        )
+
+    def placement_errors(self, queue: BatchQueue) -> list[str]:
+        """Why this job can never run on ``queue``; empty if it can."""
+        return queue.placement_errors(
+            vcpus=self.vcpus, memory_mib=self.memory_mib, gpus=self.gpus, fargate=self.fargate
+        )
+
+    def grant_submit(self, grantee: iam.IGrantable, queue: BatchQueue) -> iam.Grant:
+        """Let ``grantee`` submit this job, any revision of it, to ``queue``.
+
+        Grants ``batch:SubmitJob`` on the queue and on every revision of the job
+        definition (``job-definition/<name>:*``), so that a submitter holding the
+        previous revision's ARN during a deployment is not refused. Nothing else:
+        in particular not ``batch:TagResource``, which SubmitJob needs only when the
+        request itself carries tags.
+
+        Args:
+            grantee: who submits (a Lambda function, a role, a state machine...).
+            queue: the queue the job is submitted to.
+
+        Raises:
+            ValueError: if the job can never run on ``queue`` (wrong platform, too
+                many vCPUs, too much memory, GPUs the queue has not...).
+        """
+        limits.raise_if_errors(self.placement_errors(queue))
+        all_revisions = self.all_revisions_arn
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["batch:SubmitJob"],
+            resource_arns=[queue.job_queue.job_queue_arn, all_revisions],
+        )
+        self._acknowledge_revision_wildcard(grantee, all_revisions)
+        return grant
+
+    @staticmethod
+    def _acknowledge_revision_wildcard(grantee: iam.IGrantable, arn: str) -> None:
+        # cdk-nag reports the `:*` revision suffix as a wildcard (IAM5) on the policy
+        # the grant lands in; its finding id is the ARN flattened as cdk-nag does.
+        principal = grantee.grant_principal
+        if not isinstance(principal, Construct):
+            return
+        policy = principal.node.try_find_child("DefaultPolicy") or principal
+        flat = _flatten_cfn(Stack.of(policy).resolve(arn))
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{flat}]",
+                reason="batch:SubmitJob on every revision of one job definition "
+                "(job-definition/<name>:*): the revision changes on each deployment and "
+                "a submitter holding the previous revision must not be refused; the "
+                "name is fixed, so no other job definition matches",
+            )
+        )
+
+    @property
+    def all_revisions_arn(self) -> str:
+        """``arn:...:job-definition/<name>:*``, matching every revision of the job definition."""
+        # The definition's Ref is `arn:...:job-definition/<name>:<revision>`: take the
+        # name from it (the L2's job_definition_name keeps the revision).
+        name_and_revision = Fn.select(1, Fn.split("/", self.job_definition.job_definition_arn))
+        name = Fn.select(0, Fn.split(":", name_and_revision))
+        return Stack.of(self.job_definition).format_arn(
+            service="batch", resource="job-definition", resource_name=f"{name}:*"
+        )
+
+
+def _resource_errors(
+    vcpus: float, memory_mib: float, gpus: int, fargate: bool, queue: BatchQueue | None
+) -> list[str]:
+    errors = []
+    if not limits.is_token(vcpus):
+        if vcpus <= 0:
+            errors.append(f"vcpus must be greater than 0, got {_fmt(vcpus)}")
+        elif not fargate and vcpus < limits.MIN_EC2_JOB_VCPUS:
+            errors.append(
+                f"vcpus on EC2 must be at least {limits.MIN_EC2_JOB_VCPUS}, got {_fmt(vcpus)}"
+            )
+    if not float(memory_mib).is_integer():
+        errors.append(f"memory must be a whole number of MiB, got {memory_mib} MiB")
+    elif memory_mib < limits.MIN_JOB_MEMORY_MIB:
+        errors.append(
+            f"memory must be at least {limits.MIN_JOB_MEMORY_MIB} MiB, got {_fmt(memory_mib)} MiB"
+        )
+    if gpus < 0:
+        errors.append(f"gpus must be 0 or more, got {gpus}")
+    # With a queue, its placement_errors report Fargate's rules (naming the queue).
+    if fargate and queue is None and not errors:
+        if gpus > 0:
+            errors.append(f"gpus must be 0 on Fargate (GPUs are EC2 only), got {gpus}")
+        errors.extend(limits.check_fargate_resources(vcpus, int(memory_mib)))
+    return errors
+
+
+def _platform_errors(
+    fargate: bool, ephemeral_storage: Size | None, assign_public_ip: bool | None
+) -> list[str]:
+    errors = []
+    if ephemeral_storage is not None:
+        gib = ephemeral_storage.to_gibibytes(rounding=SizeRoundingBehavior.NONE)
+        if not fargate:
+            errors.append(
+                f"ephemeral_storage must be None on EC2 (Fargate only), got {_fmt(gib)} GiB"
+            )
+        else:
+            errors.extend(
+                f"{error} GiB"
+                for error in limits.check_range(
+                    "ephemeral_storage",
+                    gib,
+                    limits.MIN_EPHEMERAL_STORAGE_GIB,
+                    limits.MAX_EPHEMERAL_STORAGE_GIB,
+                )
+            )
+    if assign_public_ip is not None and not fargate:
+        errors.append(
+            f"assign_public_ip must be None on EC2 (Fargate only), got {assign_public_ip}"
+        )
+    return errors
+
+
+def _environment_errors(
+    environment: Mapping[str, str], secrets: Mapping[str, SecretSource]
+) -> list[str]:
+    errors = [
+        *limits.check_env_names("environment", environment),
+        *limits.check_env_names("secrets", secrets),
+    ]
+    both = sorted(set(environment) & set(secrets))
+    if both:
+        errors.append(f"secrets must not repeat names set in environment, got {both}")
+    for name, source in secrets.items():
+        if _kind_of_secret(source) is None:
+            errors.append(
+                f"secrets[{name!r}] must be a batch.Secret, a secretsmanager.ISecret, an "
+                f"(ISecret, field) tuple or an ssm.IParameter, got {source!r}"
+            )
+    return errors
+
+
+def _timeout_errors(timeout: Duration | None) -> list[str]:
+    if timeout is None:
+        return []
+    seconds = timeout.to_seconds(integral=False)
+    if limits.is_token(seconds) or seconds >= limits.MIN_TIMEOUT_SECONDS:
+        return []
+    return [
+        f"timeout must be at least {limits.MIN_TIMEOUT_SECONDS} seconds, got {_fmt(seconds)} seconds"
+    ]
+
+
+def _kind_of_secret(source: object) -> str | None:
+    # jsii interfaces are not runtime-checkable: recognise them by their attributes.
+    if isinstance(source, batch.Secret):
+        return "batch"
+    if (
+        isinstance(source, tuple)
+        and len(source) == 2
+        and hasattr(source[0], "secret_arn")
+        and isinstance(source[1], str)
+    ):
+        return "field"
+    if hasattr(source, "secret_arn"):
+        return "secret"
+    if hasattr(source, "parameter_arn"):
+        return "parameter"
+    return None
+
+
+def _to_batch_secret(source: SecretSource) -> batch.Secret:
+    kind = _kind_of_secret(source)
+    if kind == "batch":
+        return cast(batch.Secret, source)
+    if kind == "field":
+        secret, field = cast(tuple[secretsmanager.ISecret, str], source)
+        return batch.Secret.from_secrets_manager(secret, field)
+    if kind == "secret":
+        return batch.Secret.from_secrets_manager(cast(secretsmanager.ISecret, source))
+    return batch.Secret.from_ssm_parameter(cast(ssm.IParameter, source))
+
+
+def _fargate_architecture(queue: BatchQueue | None) -> ecs.CpuArchitecture | None:
+    if queue is None or queue.architecture is None:
+        return None
+    return (
+        ecs.CpuArchitecture.ARM64 if queue.architecture == "arm64" else ecs.CpuArchitecture.X86_64
+    )
+
+
+def _flatten_cfn(node: Any) -> str:
+    """A resolved CloudFormation value as the flat string cdk-nag names findings with."""
+    if node is None:
+        return ""
+    if isinstance(node, str):
+        return node.replace("${", "<").replace("}", ">")
+    if isinstance(node, dict):
+        if "Fn::Join" in node:
+            delimiter, items = node["Fn::Join"]
+            return str(delimiter).join(_flatten_cfn(item) for item in items)
+        if "Fn::Sub" in node:
+            return _flatten_cfn(node["Fn::Sub"])
+        if "Fn::GetAtt" in node:
+            resource, attribute = node["Fn::GetAtt"]
+            return f"<{_flatten_cfn(resource)}.{_flatten_cfn(attribute)}>"
+        if "Fn::ImportValue" in node:
+            return _flatten_cfn(node["Fn::ImportValue"])
+        if "Ref" in node:
+            return f"<{_flatten_cfn(node['Ref'])}>"
+    return json.dumps(node, separators=(",", ":"))
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
