@@ -1,0 +1,461 @@
+"""CSV loader Batch job: stream one CSV object from S3 into a DynamoDB table.
+
+Run as ``python -m loader_main``. The job definition's environment gives the settings
+(``LoaderSettings``), the submission gives the object (``CSV_*`` or ``CSV_MANIFEST``
+for an array child); see ``loader_contract`` for every name. The run is recorded in the
+ledger table (RUNNING, then SUCCEEDED or FAILED with counts) and logged as JSON lines.
+
+Exit codes: 0 the object loaded; 1 it did not (the ledger says why); 2 the environment
+is unusable (nothing loaded or recorded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+import loader_contract as c
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from loader_csv import (
+    DuplicateCounter,
+    HeaderError,
+    ItemBuilder,
+    RejectReason,
+    RejectsFile,
+    csv_records,
+    text_lines,
+)
+from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
+from loader_writer import (
+    DEFAULT_BASE_DELAY_SECONDS,
+    DEFAULT_MAX_DELAY_SECONDS,
+    BatchWriter,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["LoadError", "LoadResult", "Loader", "build_clients", "main"]
+
+LOGGER: Final = logging.getLogger("csv_loader")
+# Bytes per S3 read; the text layer buffers 64 KiB on top.
+READ_CHUNK_BYTES: Final = 256 * 1024
+# The client's own retries (botocore "standard" mode) under the loader's backoff.
+CLIENT_MAX_ATTEMPTS: Final = 3
+CONNECT_TIMEOUT_SECONDS: Final = 10
+READ_TIMEOUT_SECONDS: Final = 60
+# Connections beyond the writer's lanes, for the ledger and the reader.
+_SPARE_CONNECTIONS: Final = 4
+
+
+class LoadError(RuntimeError):
+    """The object cannot be loaded (empty, unusable header, unreadable)."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Outcome of one run, as recorded in the ledger.
+
+    ``rows_loaded`` is the number of items this run left in the table: accepted rows
+    minus ``rows_duplicate`` when every write succeeded, or the items DynamoDB had
+    acknowledged when writing stopped early. ``rows_duplicate`` counts rows superseded
+    by a later row with the same key; ``rows_rejected`` rows listed in the rejects file.
+    """
+
+    object_id: str
+    status: str
+    rows_loaded: int
+    rows_rejected: int
+    rows_duplicate: int
+    rejects_key: str | None
+    started_at: str
+    finished_at: str
+    duration_s: float
+    error: str | None
+
+    @property
+    def exit_code(self) -> int:
+        """Process exit code for this outcome."""
+        return c.EXIT_SUCCEEDED if self.status == c.STATUS_SUCCEEDED else c.EXIT_FAILED
+
+
+class _Counters:
+    """Counts the reader updates and the progress thread reads."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.accepted = 0
+
+
+def log_event(event: str, **fields: Any) -> None:
+    """Log one JSON line (``{"event": ..., ...}``)."""
+    LOGGER.info(json.dumps({"event": event, **fields}, default=str, ensure_ascii=False))
+
+
+class _Progress:
+    """Logs rows read and written every ``interval`` seconds, from its own thread."""
+
+    def __init__(
+        self,
+        *,
+        interval: float,
+        object_id: str,
+        counters: _Counters,
+        writer: BatchWriter,
+        clock: Callable[[], float],
+    ) -> None:
+        self._interval = interval
+        self._object_id = object_id
+        self._counters = counters
+        self._writer = writer
+        self._clock = clock
+        self._start = clock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="progress", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            elapsed = max(self._clock() - self._start, 1e-9)
+            log_event(
+                "progress",
+                object_id=self._object_id,
+                rows=self._counters.rows,
+                rows_written=self._writer.written,
+                retries=self._writer.retries,
+                elapsed_s=round(elapsed, 1),
+                rows_per_s=round(self._counters.rows / elapsed, 1),
+            )
+
+
+class Loader:
+    """Loads CSV objects into the target table and records each run in the ledger.
+
+    Args:
+        s3: S3 client (GetObject on the CSV, PutObject of the rejects file).
+        dynamodb: low-level DynamoDB client (BatchWriteItem on the target table, UpdateItem
+            on the ledger); shared by every writer thread, so give it
+            ``max_pool_connections >= settings.write_concurrency``.
+        settings: table names, key and numeric columns, thresholds.
+        temp_dir: where to spool the rejects file and key digests. Default: the system
+            temporary directory (``TMPDIR``).
+        retry_base_delay_seconds: first backoff ceiling for throttled writes. Default: 0.05 s.
+        retry_max_delay_seconds: cap of the backoff ceiling. Default: 5 s.
+        clock: monotonic clock for durations. Default: ``time.monotonic``.
+    """
+
+    def __init__(
+        self,
+        *,
+        s3: S3Client,
+        dynamodb: DynamoDBClient,
+        settings: LoaderSettings,
+        temp_dir: str | None = None,
+        retry_base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS,
+        retry_max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.s3 = s3
+        self.dynamodb = dynamodb
+        self.settings = settings
+        self._temp_dir = temp_dir
+        self._retry_base_delay = retry_base_delay_seconds
+        self._retry_max_delay = retry_max_delay_seconds
+        self._clock = clock
+
+    def load(self, source: CsvSource) -> LoadResult:
+        """Load one object; never raises for a bad file or a failed write (see the result).
+
+        Raises:
+            ClientError: the ledger could not be updated (the run cannot be recorded).
+        """
+        started_at = _now()
+        start = self._clock()
+        self._record_running(source.object_id, started_at)
+        log_event(
+            "start",
+            object_id=source.object_id,
+            bucket=source.bucket,
+            key=source.key,
+            version_id=source.version_id,
+            table=self.settings.target_table,
+        )
+        counters = _Counters()
+        error: str | None = None
+        rejects_key: str | None = None
+        with tempfile.TemporaryDirectory(prefix="csv-loader-", dir=self._temp_dir) as work_dir:
+            rejects = RejectsFile(work_dir)
+            digests = DuplicateCounter(work_dir)
+            writer = BatchWriter(
+                self.dynamodb,
+                self.settings.target_table,
+                concurrency=self.settings.write_concurrency,
+                max_retry_seconds=self.settings.max_retry_seconds,
+                base_delay_seconds=self._retry_base_delay,
+                max_delay_seconds=self._retry_max_delay,
+            )
+            progress = _Progress(
+                interval=self.settings.progress_interval_seconds,
+                object_id=source.object_id,
+                counters=counters,
+                writer=writer,
+                clock=self._clock,
+            )
+            try:
+                self._stream(source, counters, rejects, digests, writer)
+                writer.close()
+            except Exception as exc:  # any failure is recorded, not raised
+                writer.abort()
+                error = _describe(exc)
+            finally:
+                progress.stop()
+                rejects.close()
+            duplicates = digests.duplicates()
+            digests.close()
+            if rejects.count:
+                rejects_key = f"{self.settings.rejected_prefix}{source.key}.errors.csv"
+                try:
+                    self.s3.upload_file(rejects.path, source.bucket, rejects_key)
+                except (ClientError, BotoCoreError, OSError) as exc:
+                    rejects_key = None
+                    error = error or f"could not upload the rejects file: {_describe(exc)}"
+        if error is None:
+            error = self._judge(counters.rows, rejects.count)
+        finished_at = _now()
+        result = LoadResult(
+            object_id=source.object_id,
+            status=c.STATUS_FAILED if error else c.STATUS_SUCCEEDED,
+            rows_loaded=counters.accepted - duplicates if error is None else writer.written,
+            rows_rejected=rejects.count,
+            rows_duplicate=duplicates,
+            rejects_key=rejects_key,
+            started_at=started_at,
+            finished_at=finished_at,
+            duration_s=round(self._clock() - start, 3),
+            error=error,
+        )
+        self._record_result(result)
+        log_event(
+            "summary",
+            object_id=result.object_id,
+            status=result.status,
+            rows=counters.rows,
+            rows_loaded=result.rows_loaded,
+            rows_rejected=result.rows_rejected,
+            rows_duplicate=result.rows_duplicate,
+            rejects_key=result.rejects_key,
+            duration_s=result.duration_s,
+            rows_per_s=round(counters.rows / max(result.duration_s, 1e-3), 1),
+            write_calls=writer.calls,
+            write_retries=writer.retries,
+            error=result.error,
+        )
+        return result
+
+    def _stream(
+        self,
+        source: CsvSource,
+        counters: _Counters,
+        rejects: RejectsFile,
+        digests: DuplicateCounter,
+        writer: BatchWriter,
+    ) -> None:
+        request: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
+        if source.version_id:
+            request["VersionId"] = source.version_id
+        if source.etag:
+            # The object as it was when submitted: a newer object has its own event and run.
+            request["IfMatch"] = source.etag if source.etag.startswith('"') else f'"{source.etag}"'
+        body = self.s3.get_object(**request)["Body"]  # type: ignore[arg-type]
+        records = csv_records(text_lines(body.iter_chunks(READ_CHUNK_BYTES)))
+        first = next(records, None)
+        if first is None:
+            raise LoadError("the object is empty: no header row")
+        header_line, header = first
+        if header is None:
+            raise LoadError(f"the header row (line {header_line}) is not valid CSV")
+        builder = ItemBuilder(
+            header,
+            key_columns=self.settings.key_columns,
+            numeric_columns=self.settings.numeric_columns,
+        )
+        if builder.ignored_numeric_columns:
+            log_event(
+                "warning",
+                object_id=source.object_id,
+                message="numeric columns not in the header are ignored",
+                columns=builder.ignored_numeric_columns,
+            )
+        build = builder.build
+        add_reject = rejects.add
+        add_digest = digests.add
+        put = writer.put
+        for line, fields in records:
+            counters.rows += 1
+            if fields is None:
+                add_reject(line, RejectReason.MALFORMED, None)
+                continue
+            built = build(fields)
+            if isinstance(built, str):
+                add_reject(line, built, fields)
+                continue
+            key, item = built
+            add_digest(key)
+            put(key, item)
+            counters.accepted += 1
+
+    def _judge(self, rows: int, rejected: int) -> str | None:
+        """Why the run fails on its reject count, or None."""
+        if rows and rejected == rows:
+            return f"every data row was rejected ({rejected} rows)"
+        threshold = self.settings.reject_threshold
+        if rows and rejected / rows > threshold:
+            return (
+                f"{rejected} of {rows} data rows rejected ({rejected / rows:.2%}), "
+                f"above {c.ENV_REJECT_THRESHOLD} {threshold:g}"
+            )
+        return None
+
+    def _record_running(self, object_id: str, started_at: str) -> None:
+        self._update_ledger(
+            object_id,
+            {c.LEDGER_STATUS: {"S": c.STATUS_RUNNING}, c.LEDGER_STARTED_AT: {"S": started_at}},
+            remove=(
+                c.LEDGER_FINISHED_AT,
+                c.LEDGER_DURATION_S,
+                c.LEDGER_ROWS_LOADED,
+                c.LEDGER_ROWS_REJECTED,
+                c.LEDGER_ROWS_DUPLICATE,
+                c.LEDGER_REJECTS_KEY,
+                c.LEDGER_ERROR,
+            ),
+        )
+
+    def _record_result(self, result: LoadResult) -> None:
+        values: dict[str, dict[str, str]] = {
+            c.LEDGER_STATUS: {"S": result.status},
+            c.LEDGER_ROWS_LOADED: {"N": str(result.rows_loaded)},
+            c.LEDGER_ROWS_REJECTED: {"N": str(result.rows_rejected)},
+            c.LEDGER_ROWS_DUPLICATE: {"N": str(result.rows_duplicate)},
+            c.LEDGER_STARTED_AT: {"S": result.started_at},
+            c.LEDGER_FINISHED_AT: {"S": result.finished_at},
+            c.LEDGER_DURATION_S: {"N": f"{result.duration_s:.3f}"},
+        }
+        remove: list[str] = []
+        if result.rejects_key:
+            values[c.LEDGER_REJECTS_KEY] = {"S": result.rejects_key}
+        else:
+            remove.append(c.LEDGER_REJECTS_KEY)
+        if result.error:
+            values[c.LEDGER_ERROR] = {"S": result.error}
+        else:
+            remove.append(c.LEDGER_ERROR)
+        self._update_ledger(result.object_id, values, remove=tuple(remove))
+
+    def _update_ledger(
+        self, object_id: str, values: Mapping[str, dict[str, str]], *, remove: tuple[str, ...]
+    ) -> None:
+        names: dict[str, str] = {}
+        placeholders: dict[str, Any] = {}
+        sets: list[str] = []
+        for index, (name, value) in enumerate(values.items()):
+            names[f"#s{index}"] = name
+            placeholders[f":s{index}"] = value
+            sets.append(f"#s{index} = :s{index}")
+        removals: list[str] = []
+        for index, name in enumerate(remove):
+            names[f"#r{index}"] = name
+            removals.append(f"#r{index}")
+        expression = "SET " + ", ".join(sets)
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
+        self.dynamodb.update_item(
+            TableName=self.settings.ledger_table,
+            Key={c.LEDGER_KEY_ATTRIBUTE: {"S": object_id}},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=placeholders,
+        )
+
+
+def build_clients(settings: LoaderSettings) -> tuple[S3Client, DynamoDBClient]:
+    """S3 and DynamoDB clients from the process environment (region, credentials, endpoint).
+
+    The DynamoDB client has a connection per writer lane, botocore's standard retries, and
+    no client-side parameter validation (the loader builds every request itself).
+    """
+    session = boto3.session.Session()
+    retries: Any = {"mode": "standard", "max_attempts": CLIENT_MAX_ATTEMPTS}
+    dynamodb = session.client(
+        "dynamodb",
+        config=Config(
+            max_pool_connections=settings.write_concurrency + _SPARE_CONNECTIONS,
+            retries=retries,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            read_timeout=READ_TIMEOUT_SECONDS,
+            parameter_validation=False,
+            tcp_keepalive=True,
+        ),
+    )
+    s3 = session.client("s3", config=Config(retries=retries))
+    return s3, dynamodb
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """Load the object the environment names; returns the process exit code."""
+    env = os.environ if environ is None else environ
+    if not LOGGER.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        LOGGER.addHandler(handler)
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.propagate = False
+    try:
+        settings = LoaderSettings.from_env(env)
+        s3, dynamodb = build_clients(settings)
+        source = source_from_env(env, s3)
+    except (ConfigurationError, ClientError, BotoCoreError, ValueError) as exc:
+        log_event("configuration_error", error=_describe(exc))
+        return c.EXIT_CONFIGURATION_ERROR
+    try:
+        result = Loader(s3=s3, dynamodb=dynamodb, settings=settings).load(source)
+    except Exception as exc:  # the ledger itself failed: the run cannot be recorded
+        log_event("ledger_error", object_id=source.object_id, error=_describe(exc))
+        return c.EXIT_FAILED
+    return result.exit_code
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, (LoadError, HeaderError, ConfigurationError)):
+        return str(exc)
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the object is not valid UTF-8: {exc}"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        if error.get("Code") in {"PreconditionFailed", "412"}:
+            return "the object changed since it was submitted (ETag no longer matches)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Loader settings and the object to load, read and validated from the environment."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import loader_contract as c
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["ConfigurationError", "CsvSource", "LoaderSettings", "source_from_env"]
+
+# Key attributes of a DynamoDB table: a partition key and an optional sort key.
+MAX_KEY_COLUMNS = 2
+# Threads (and HTTP connections) for BatchWriteItem; far beyond what one table partition absorbs.
+MAX_WRITE_CONCURRENCY = 256
+
+
+class ConfigurationError(ValueError):
+    """The environment does not describe a valid run (bad or missing variable)."""
+
+
+@dataclass(frozen=True)
+class LoaderSettings:
+    """How every object is loaded: the job definition's environment.
+
+    Args:
+        target_table: table receiving the rows.
+        ledger_table: run ledger table (partition key ``object_id``).
+        key_columns: header names forming the item key (partition key, then optional sort key).
+        numeric_columns: header names whose values are numbers. Default: none.
+        rejected_prefix: prefix of the rejects object. Default: ``rejected/``.
+        reject_threshold: largest rejected fraction of data rows that still succeeds. Default: 0.05.
+        write_concurrency: BatchWriteItem calls in flight. Default: 16.
+        max_retry_seconds: how long one batch may be retried before giving up. Default: 300.
+        progress_interval_seconds: seconds between progress lines. Default: 10.
+    """
+
+    target_table: str
+    ledger_table: str
+    key_columns: tuple[str, ...]
+    numeric_columns: frozenset[str] = frozenset()
+    rejected_prefix: str = c.DEFAULT_REJECTED_PREFIX
+    reject_threshold: float = float(c.DEFAULT_REJECT_THRESHOLD)
+    write_concurrency: int = int(c.DEFAULT_WRITE_CONCURRENCY)
+    max_retry_seconds: float = float(c.DEFAULT_MAX_RETRY_SECONDS)
+    progress_interval_seconds: float = float(c.DEFAULT_PROGRESS_INTERVAL_SECONDS)
+
+    def __post_init__(self) -> None:
+        errors: list[str] = []
+        if not self.target_table:
+            errors.append(f"{c.ENV_TARGET_TABLE_NAME} must be set")
+        if not self.ledger_table:
+            errors.append(f"{c.ENV_LEDGER_TABLE_NAME} must be set")
+        if not 1 <= len(self.key_columns) <= MAX_KEY_COLUMNS or not all(self.key_columns):
+            errors.append(
+                f"{c.ENV_KEY_COLUMNS} must name 1 or {MAX_KEY_COLUMNS} columns, "
+                f"got {','.join(self.key_columns)!r}"
+            )
+        elif len(set(self.key_columns)) != len(self.key_columns):
+            errors.append(f"{c.ENV_KEY_COLUMNS} must not repeat a column, got {self.key_columns}")
+        if not 0.0 <= self.reject_threshold <= 1.0:
+            errors.append(
+                f"{c.ENV_REJECT_THRESHOLD} must be between 0 and 1, got {self.reject_threshold}"
+            )
+        if not 1 <= self.write_concurrency <= MAX_WRITE_CONCURRENCY:
+            errors.append(
+                f"{c.ENV_WRITE_CONCURRENCY} must be between 1 and {MAX_WRITE_CONCURRENCY}, "
+                f"got {self.write_concurrency}"
+            )
+        if not (math.isfinite(self.max_retry_seconds) and self.max_retry_seconds > 0):
+            errors.append(
+                f"{c.ENV_MAX_RETRY_SECONDS} must be a positive number, got {self.max_retry_seconds}"
+            )
+        if not (
+            math.isfinite(self.progress_interval_seconds) and self.progress_interval_seconds > 0
+        ):
+            errors.append(
+                f"{c.ENV_PROGRESS_INTERVAL_SECONDS} must be a positive number, "
+                f"got {self.progress_interval_seconds}"
+            )
+        if errors:
+            raise ConfigurationError("; ".join(errors))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> LoaderSettings:
+        """Settings from the job definition's environment variables.
+
+        Raises:
+            ConfigurationError: a variable is missing or out of range (all problems at once).
+        """
+        errors: list[str] = []
+
+        def number(name: str, default: str, kind: type[float] | type[int]) -> Any:
+            raw = environ.get(name, "").strip() or default
+            try:
+                return kind(raw)
+            except ValueError:
+                errors.append(
+                    f"{name} must be {'an integer' if kind is int else 'a number'}, got {raw!r}"
+                )
+                return kind(default)
+
+        threshold = number(c.ENV_REJECT_THRESHOLD, c.DEFAULT_REJECT_THRESHOLD, float)
+        concurrency = number(c.ENV_WRITE_CONCURRENCY, c.DEFAULT_WRITE_CONCURRENCY, int)
+        max_retry = number(c.ENV_MAX_RETRY_SECONDS, c.DEFAULT_MAX_RETRY_SECONDS, float)
+        interval = number(
+            c.ENV_PROGRESS_INTERVAL_SECONDS, c.DEFAULT_PROGRESS_INTERVAL_SECONDS, float
+        )
+        try:
+            settings = cls(
+                target_table=environ.get(c.ENV_TARGET_TABLE_NAME, "").strip(),
+                ledger_table=environ.get(c.ENV_LEDGER_TABLE_NAME, "").strip(),
+                key_columns=_names(environ.get(c.ENV_KEY_COLUMNS, "")),
+                numeric_columns=frozenset(
+                    _names(environ.get(c.ENV_NUMERIC_COLUMNS, c.DEFAULT_NUMERIC_COLUMNS))
+                ),
+                rejected_prefix=environ.get(c.ENV_REJECTED_PREFIX, c.DEFAULT_REJECTED_PREFIX),
+                reject_threshold=threshold,
+                write_concurrency=concurrency,
+                max_retry_seconds=max_retry,
+                progress_interval_seconds=interval,
+            )
+        except ConfigurationError as error:
+            errors.append(str(error))
+        if errors:
+            raise ConfigurationError("; ".join(errors))
+        return settings
+
+
+@dataclass(frozen=True)
+class CsvSource:
+    """One CSV object to load and the ledger item that tracks it.
+
+    Args:
+        bucket: bucket of the object.
+        key: key of the object (already URL-decoded).
+        object_id: ledger partition key of this object.
+        version_id: version to read; "" reads the current version.
+        etag: ETag the object had when submitted; "" skips the check.
+    """
+
+    bucket: str
+    key: str
+    object_id: str
+    version_id: str = ""
+    etag: str = ""
+
+
+def source_from_env(environ: Mapping[str, str], s3: S3Client) -> CsvSource:
+    """The object this process loads: from the per-submission variables or the array manifest.
+
+    Raises:
+        ConfigurationError: the variables are missing or the manifest has no usable entry.
+    """
+    manifest_uri = environ.get(c.ENV_CSV_MANIFEST, "").strip()
+    if manifest_uri:
+        return _source_from_manifest(manifest_uri, environ.get(c.ENV_ARRAY_INDEX, ""), s3)
+    missing = [
+        name
+        for name in (c.ENV_CSV_BUCKET, c.ENV_CSV_KEY, c.ENV_LEDGER_OBJECT_ID)
+        if not environ.get(name)
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"{', '.join(missing)} must be set (or {c.ENV_CSV_MANIFEST} for an array job)"
+        )
+    return CsvSource(
+        bucket=environ[c.ENV_CSV_BUCKET],
+        key=environ[c.ENV_CSV_KEY],
+        object_id=environ[c.ENV_LEDGER_OBJECT_ID],
+        version_id=environ.get(c.ENV_CSV_VERSION_ID, ""),
+        etag=environ.get(c.ENV_CSV_ETAG, ""),
+    )
+
+
+def _source_from_manifest(uri: str, raw_index: str, s3: S3Client) -> CsvSource:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise ConfigurationError(f"{c.ENV_CSV_MANIFEST} must be s3://bucket/key, got {uri!r}")
+    try:
+        index = int(raw_index)
+    except ValueError:
+        raise ConfigurationError(
+            f"{c.ENV_ARRAY_INDEX} must be an integer with {c.ENV_CSV_MANIFEST}, got {raw_index!r}"
+        ) from None
+    entries = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    if not isinstance(entries, list) or not 0 <= index < len(entries):
+        size = len(entries) if isinstance(entries, list) else "not a list"
+        raise ConfigurationError(
+            f"{c.ENV_ARRAY_INDEX} {index} is outside the manifest {uri} (entries: {size})"
+        )
+    entry = entries[index]
+    try:
+        return CsvSource(
+            bucket=str(entry[c.MANIFEST_FIELD_BUCKET]),
+            key=str(entry[c.MANIFEST_FIELD_KEY]),
+            object_id=str(entry[c.MANIFEST_FIELD_OBJECT_ID]),
+            version_id=str(entry.get(c.MANIFEST_FIELD_VERSION_ID) or ""),
+            etag=str(entry.get(c.MANIFEST_FIELD_ETAG) or ""),
+        )
+    except (KeyError, TypeError, AttributeError):
+        raise ConfigurationError(
+            f"manifest {uri} entry {index} must have {c.MANIFEST_FIELD_BUCKET}, "
+            f"{c.MANIFEST_FIELD_KEY} and {c.MANIFEST_FIELD_OBJECT_ID}, got {entry!r}"
+        ) from None
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in raw.split(",") if name.strip())

@@ -1,0 +1,256 @@
+"""Concurrent BatchWriteItem with ordered writes per key, backoff and a bounded give-up.
+
+Items are routed to one of ``concurrency`` lanes by a hash of their key. Each lane is a
+thread that sends its batches of 25 one after the other, retrying a batch (UnprocessedItems,
+throttling, 5xx, dropped connections) before it sends the next. So:
+
+- two writes of the same key always travel in the same lane, in file order, and a later
+  row overwrites an earlier one even when the earlier one was throttled ("last wins");
+- a key appears at most once per BatchWriteItem call (the lane's pending batch is a dict
+  keyed by item key: a later row replaces the pending earlier one), which DynamoDB requires;
+- memory is bounded: each lane holds one pending batch and at most ``QUEUE_DEPTH`` sealed
+  ones, and ``put`` blocks while a lane is full (backpressure on the CSV reader).
+
+All lanes share one low-level client (botocore clients are thread-safe); the client's
+own standard retries sit underneath this module's capped exponential backoff with full
+jitter, which gives up once a batch has been retried for ``max_retry_seconds``.
+"""
+
+from __future__ import annotations
+
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, Final
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+__all__ = [
+    "BATCH_WRITE_MAX_ITEMS",
+    "RETRYABLE_ERROR_CODES",
+    "BatchWriter",
+    "RetriesExhaustedError",
+    "WriteError",
+]
+
+# DynamoDB BatchWriteItem: at most 25 put or delete requests per call.
+BATCH_WRITE_MAX_ITEMS: Final = 25
+# Error codes worth retrying: capacity and request-rate throttling, transient server errors.
+RETRYABLE_ERROR_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+# Sealed batches a lane may hold besides the one in flight.
+QUEUE_DEPTH: Final = 2
+DEFAULT_BASE_DELAY_SECONDS: Final = 0.05
+DEFAULT_MAX_DELAY_SECONDS: Final = 5.0
+# How long ``put`` waits on a full lane before checking again whether writing failed.
+_PUT_POLL_SECONDS: Final = 0.5
+
+Item = dict[str, dict[str, str]]
+_Request = dict[str, dict[str, Item]]
+
+
+class WriteError(RuntimeError):
+    """Writing failed: a non-retryable error, or retries exhausted."""
+
+
+class RetriesExhaustedError(WriteError):
+    """A batch was still throttled or unprocessed after ``max_retry_seconds``."""
+
+
+class _AbortedError(WriteError):
+    """Writing was stopped by ``abort``: not a failure of its own."""
+
+
+class _Lane:
+    def __init__(self) -> None:
+        self.pending: dict[Hashable, _Request] = {}
+        self.queue: queue.Queue[list[_Request] | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.thread: threading.Thread | None = None
+
+
+class BatchWriter:
+    """Writes items to one table with BatchWriteItem, ``concurrency`` calls in flight.
+
+    Args:
+        client: low-level DynamoDB client (shared by every lane).
+        table: table name.
+        concurrency: lanes, each with at most one call in flight.
+        max_retry_seconds: how long one batch may be retried before ``RetriesExhaustedError``.
+        base_delay_seconds: first backoff ceiling. Default: 0.05 s.
+        max_delay_seconds: backoff ceiling cap. Default: 5 s.
+        sleep: sleeps between retries. Default: ``time.sleep``.
+        clock: monotonic clock. Default: ``time.monotonic``.
+        rng: source of jitter in [0, 1). Default: ``random.random``.
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        concurrency: int,
+        max_retry_seconds: float,
+        base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS,
+        max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._max_retry_seconds = max_retry_seconds
+        self._base_delay = base_delay_seconds
+        self._max_delay = max_delay_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng
+        self._lanes = [_Lane() for _ in range(concurrency)]
+        self._lock = threading.Lock()
+        self._error: BaseException | None = None
+        self._closed = False
+        self.written = 0
+        """Items DynamoDB has acknowledged."""
+        self.calls = 0
+        """BatchWriteItem calls made (including retries)."""
+        self.retries = 0
+        """Calls that were retries (throttled, unprocessed items, transient errors)."""
+        for index, lane in enumerate(self._lanes):
+            lane.thread = threading.Thread(
+                target=self._run_lane, args=(lane,), name=f"batch-writer-{index}", daemon=True
+            )
+            lane.thread.start()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The first error a lane hit, if any."""
+        return self._error
+
+    def put(self, key: Hashable, item: Item) -> None:
+        """Queue one item; blocks while its lane is full.
+
+        Raises:
+            WriteError: a lane has failed (the load should stop).
+        """
+        lane = self._lanes[hash(key) % len(self._lanes)]
+        lane.pending[key] = {"PutRequest": {"Item": item}}
+        if len(lane.pending) >= BATCH_WRITE_MAX_ITEMS:
+            self._seal(lane)
+
+    def close(self) -> None:
+        """Send what is pending and wait for every lane.
+
+        Raises:
+            WriteError: a batch could not be written.
+        """
+        if not self._closed:
+            self._closed = True
+            for lane in self._lanes:
+                if lane.pending:
+                    self._seal(lane)
+            self._stop_lanes()
+        self._raise_if_failed()
+
+    def abort(self) -> None:
+        """Stop without sending what is still queued (calls in flight finish)."""
+        if not self._closed:
+            self._closed = True
+            self._fail(_AbortedError("aborted"))
+            self._stop_lanes()
+
+    def _seal(self, lane: _Lane) -> None:
+        batch = list(lane.pending.values())
+        lane.pending = {}
+        while True:
+            self._raise_if_failed()
+            try:
+                lane.queue.put(batch, timeout=_PUT_POLL_SECONDS)
+                return
+            except queue.Full:
+                continue
+
+    def _stop_lanes(self) -> None:
+        for lane in self._lanes:
+            lane.queue.put(None)  # lanes drain their queue, so this never blocks for long
+        for lane in self._lanes:
+            assert lane.thread is not None
+            lane.thread.join()
+
+    def _raise_if_failed(self) -> None:
+        error = self._error
+        if error is not None and not isinstance(error, _AbortedError):
+            if isinstance(error, WriteError):
+                raise error
+            raise WriteError(f"BatchWriteItem failed: {error}") from error
+
+    def _fail(self, error: BaseException) -> None:
+        with self._lock:
+            if self._error is None:
+                self._error = error
+
+    def _run_lane(self, lane: _Lane) -> None:
+        while True:
+            batch = lane.queue.get()
+            if batch is None:
+                return
+            if self._error is not None:
+                continue  # drain without writing so that a blocked put wakes up
+            try:
+                self._write(batch)
+            except BaseException as error:
+                self._fail(error)
+
+    def _write(self, requests: list[_Request]) -> None:
+        """Write one batch, retrying until every item is acknowledged or time runs out."""
+        deadline: float | None = None
+        attempt = 0
+        while True:
+            reason: str
+            with self._lock:
+                self.calls += 1
+            try:
+                response: Any = self._client.batch_write_item(
+                    RequestItems={self._table: requests}  # type: ignore[dict-item]
+                )
+            except ClientError as error:
+                code = str(error.response.get("Error", {}).get("Code", ""))
+                status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+                if code not in RETRYABLE_ERROR_CODES and status < 500:
+                    raise WriteError(f"BatchWriteItem failed: {error}") from error
+                reason = code or f"HTTP {status}"
+            except (BotocoreConnectionError, HTTPClientError) as error:
+                reason = type(error).__name__
+            else:
+                unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+                with self._lock:
+                    self.written += len(requests) - len(unprocessed)
+                if not unprocessed:
+                    return
+                requests = unprocessed
+                reason = "UnprocessedItems"
+            now = self._clock()
+            if deadline is None:
+                deadline = now + self._max_retry_seconds
+            if now >= deadline:
+                raise RetriesExhaustedError(
+                    f"gave up after retrying for {self._max_retry_seconds:g} s: "
+                    f"{len(requests)} items still not written (last: {reason})"
+                )
+            # Capped exponential backoff with full jitter, never sleeping past the deadline.
+            ceiling = min(self._max_delay, self._base_delay * 2**attempt)
+            attempt += 1
+            with self._lock:
+                self.retries += 1
+            self._sleep(min(self._rng() * ceiling, deadline - now))

@@ -1,0 +1,70 @@
+"""Fixtures for the CSV loader: its modules on sys.path (as in the image), tables and a bucket."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from local_aws import LocalAws
+
+# In the image the loader's modules are top-level (WORKDIR /app); mirror that here.
+LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
+if str(LOADER_DIR) not in sys.path:
+    sys.path.insert(0, str(LOADER_DIR))
+
+BUCKET = "incoming-bucket"
+TARGET_TABLE = "Target"
+LEDGER_TABLE = "Ledger"
+
+
+@dataclass
+class LoaderWorld:
+    """The emulator with a bucket, a target table keyed on ``id`` and a ledger table."""
+
+    aws: LocalAws
+    s3: Any
+    dynamodb: Any
+    bucket: str = BUCKET
+    target_table: str = TARGET_TABLE
+    ledger_table: str = LEDGER_TABLE
+
+    def put_csv(self, key: str, body: bytes | str) -> str:
+        """Upload a CSV object; returns its ETag."""
+        data = body.encode() if isinstance(body, str) else body
+        return str(self.s3.put_object(Bucket=BUCKET, Key=key, Body=data)["ETag"])
+
+    def items(self, table: str = TARGET_TABLE) -> dict[str, dict[str, Any]]:
+        """Every item of a table (boto3 resource types: str and Decimal), by ``id``."""
+        rows = self.aws.resource("dynamodb").Table(table).scan()["Items"]
+        return {str(row["id"]): row for row in rows}
+
+    def ledger(self, object_id: str) -> dict[str, Any]:
+        """The ledger item of an object."""
+        table = self.aws.resource("dynamodb").Table(LEDGER_TABLE)
+        item: dict[str, Any] = table.get_item(Key={"object_id": object_id}, ConsistentRead=True)[
+            "Item"
+        ]
+        return item
+
+    def text(self, key: str) -> str:
+        """An object's body as text."""
+        return str(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode())
+
+
+@pytest.fixture
+def world(aws: LocalAws) -> LoaderWorld:
+    """A clean emulator with the loader's bucket and tables."""
+    s3 = aws.client("s3")
+    dynamodb = aws.client("dynamodb")
+    s3.create_bucket(Bucket=BUCKET)
+    for name, key in ((TARGET_TABLE, "id"), (LEDGER_TABLE, "object_id")):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return LoaderWorld(aws=aws, s3=s3, dynamodb=dynamodb)

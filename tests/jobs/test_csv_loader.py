@@ -1,0 +1,489 @@
+"""The CSV loader against the embedded emulator: parsing, rejects, duplicates, ledger, retries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import loader_contract as contract
+import pytest
+from botocore.exceptions import ClientError
+from loader_main import Loader, LoadResult
+from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
+
+LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
+
+
+def _settings(world: Any, **overrides: Any) -> LoaderSettings:
+    values: dict[str, Any] = {
+        "target_table": world.target_table,
+        "ledger_table": world.ledger_table,
+        "key_columns": ("id",),
+        "numeric_columns": frozenset({"amount"}),
+        "write_concurrency": 4,
+        "progress_interval_seconds": 60.0,
+    }
+    values.update(overrides)
+    return LoaderSettings(**values)
+
+
+def _load(
+    world: Any, key: str, body: bytes | str, *, dynamodb: Any = None, **settings: Any
+) -> LoadResult:
+    etag = world.put_csv(key, body)
+    loader = Loader(
+        s3=world.s3,
+        dynamodb=dynamodb or world.dynamodb,
+        settings=_settings(world, **settings),
+        retry_base_delay_seconds=0.001,
+        retry_max_delay_seconds=0.01,
+    )
+    return loader.load(CsvSource(bucket=world.bucket, key=key, object_id=f"id-{key}", etag=etag))
+
+
+def _rejects(world: Any, result: LoadResult) -> list[dict[str, str]]:
+    assert result.rejects_key is not None
+    return list(csv.DictReader(io.StringIO(world.text(result.rejects_key))))
+
+
+def _throttled() -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        },
+        "BatchWriteItem",
+    )
+
+
+class FlakyDynamoDB:
+    """The emulator's client, but BatchWriteItem misbehaves like a busy table.
+
+    The first ``throttled_calls`` calls raise ProvisionedThroughputExceededException; the next
+    ``unprocessed_calls`` write only the second half of their items and return the first half
+    (the earliest rows) as UnprocessedItems. The first call holding an item whose ``id`` is in
+    ``defer_ids`` returns it unprocessed after ``defer_seconds`` (a slow, throttled write).
+    Counts how often each ``id`` was actually written.
+    """
+
+    def __init__(
+        self,
+        real: Any,
+        *,
+        throttled_calls: int = 0,
+        unprocessed_calls: int = 0,
+        defer_ids: frozenset[str] = frozenset(),
+        defer_seconds: float = 0.0,
+    ) -> None:
+        self.real = real
+        self.throttled_calls = throttled_calls
+        self.unprocessed_calls = unprocessed_calls
+        self.defer_ids = set(defer_ids)
+        self.defer_seconds = defer_seconds
+        self.writes: Counter[str] = Counter()
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            self.calls += 1
+            call = self.calls
+        if call <= self.throttled_calls:
+            raise _throttled()
+        ((table, requests),) = kwargs["RequestItems"].items()
+        unprocessed: list[Any] = []
+        if call <= self.throttled_calls + self.unprocessed_calls and len(requests) > 1:
+            unprocessed, requests = requests[: len(requests) // 2], requests[len(requests) // 2 :]
+        with self._lock:
+            deferred = [r for r in requests if r["PutRequest"]["Item"]["id"]["S"] in self.defer_ids]
+            self.defer_ids.difference_update(r["PutRequest"]["Item"]["id"]["S"] for r in deferred)
+        if deferred:
+            requests = [r for r in requests if r not in deferred]
+            unprocessed += deferred
+        if requests:
+            self.real.batch_write_item(RequestItems={table: requests})
+        with self._lock:
+            self.writes.update(r["PutRequest"]["Item"]["id"]["S"] for r in requests)
+        if deferred:
+            time.sleep(self.defer_seconds)
+        return {"UnprocessedItems": {table: unprocessed} if unprocessed else {}}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _rows(count: int, *, start: int = 0) -> str:
+    lines = ["id,name,amount"] + [f"r{i:05d},name {i},{i}" for i in range(start, start + count)]
+    return "\n".join(lines) + "\n"
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def test_loader_loads_bom_crlf_quoted_and_unicode_fields_exactly(world: Any) -> None:
+    # GIVEN a CSV with a UTF-8 BOM, CRLF line ends, quoted commas and newlines, unicode and blank lines
+    body = (
+        "\ufeffid,name,note\r\n"
+        '1,"Smith, Jane","line one\r\nline two"\r\n'
+        "\r\n"
+        '2,Zoë 東京 🚀,"say ""hi"""\r\n'
+        "\r\n"
+        "3,plain,\r\n"
+    ).encode()
+
+    # WHEN it is loaded
+    result = _load(world, "incoming/bom.csv", body, numeric_columns=frozenset())
+
+    # THEN every value arrives exactly, the empty value is omitted, and nothing is rejected
+    assert result.status == contract.STATUS_SUCCEEDED
+    assert world.items() == {
+        "1": {"id": "1", "name": "Smith, Jane", "note": "line one\r\nline two"},
+        "2": {"id": "2", "name": "Zoë 東京 🚀", "note": 'say "hi"'},
+        "3": {"id": "3", "name": "plain"},
+    }
+    assert (result.rows_loaded, result.rows_rejected, result.rejects_key) == (3, 0, None)
+
+
+def test_loader_stores_numeric_columns_as_numbers(world: Any) -> None:
+    # GIVEN a numeric column with integers, decimals and exponents
+    body = "id,amount,code\na,42,007\nb,-3.50,1\nc,1e3,2\n"
+
+    # WHEN it is loaded with amount numeric
+    _load(world, "incoming/numbers.csv", body)
+
+    # THEN amount is a DynamoDB number (Decimal) and the other column stays a string
+    items = world.items()
+    assert [items[k]["amount"] for k in "abc"] == [Decimal(42), Decimal("-3.50"), Decimal(1000)]
+    assert items["a"]["code"] == "007"
+
+
+def test_loader_writes_each_reject_reason_with_its_line(world: Any) -> None:
+    # GIVEN one good row and one row per reject reason (line numbers count physical lines)
+    huge = "x" * (400 * 1024)
+    body = (
+        "id,name,amount\n"  # line 1
+        "ok,fine,1\n"  # 2
+        "short,row\n"  # 3: column count
+        ",nokey,1\n"  # 4: empty key
+        'multi,"two\nlines",NaN\n'  # 5-6: bad number
+        f"big,{huge},1\n"  # 7: item over 400 KB
+    )
+
+    # WHEN it is loaded with a threshold that tolerates them
+    result = _load(world, "incoming/rejects.csv", body, reject_threshold=1.0 - 1e-9)
+
+    # THEN each bad row is in the rejects file with its reason, line and raw row
+    rejects = _rejects(world, result)
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        ("3", "column_count"),
+        ("4", "empty_key"),
+        ("5", "bad_number"),
+        ("7", "item_too_large"),
+    ]
+    assert rejects[2]["raw"] == 'multi,"two\nlines",NaN'
+    assert rejects[3]["raw"].endswith(f"...[{len(huge) + len('big,,1') - 100_000} more chars]")
+    assert result.rejects_key == "rejected/incoming/rejects.csv.errors.csv"
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 1, 4)
+    assert list(world.items()) == ["ok"]
+
+
+def test_loader_keeps_the_last_row_of_a_duplicate_key_and_counts_it(world: Any) -> None:
+    # GIVEN key k1 three times, spread over several batches
+    rows = ["id,name,amount", "k1,first,1"] + [f"f{i},filler,{i}" for i in range(60)]
+    rows += ["k1,second,2"] + [f"g{i},filler,{i}" for i in range(60)] + ["k1,last,3"]
+
+    # WHEN it is loaded
+    result = _load(world, "incoming/dupes.csv", "\n".join(rows) + "\n")
+
+    # THEN the last row wins and the two earlier ones are counted as duplicates
+    assert world.items()["k1"]["name"] == "last"
+    assert (result.rows_loaded, result.rows_duplicate, result.rows_rejected) == (121, 2, 0)
+
+
+def test_loader_keeps_the_last_row_when_the_earlier_write_is_throttled(world: Any) -> None:
+    # GIVEN key k1 early and late in the file, and a table that is slow to refuse the first write
+    rows = ["id,name,amount", "k1,first,1"] + [f"f{i},filler,{i}" for i in range(100)]
+    rows += ["k1,last,2"]
+    flaky = FlakyDynamoDB(world.dynamodb, defer_ids=frozenset({"k1"}), defer_seconds=0.3)
+
+    # WHEN it is loaded with several writes in flight
+    result = _load(world, "incoming/order.csv", "\n".join(rows) + "\n", dynamodb=flaky)
+
+    # THEN the later row still wins: writes of one key never overtake each other
+    assert world.items()["k1"]["name"] == "last"
+    assert (result.rows_loaded, result.rows_duplicate) == (101, 1)
+
+
+def test_loader_treats_equal_numbers_as_the_same_key(world: Any) -> None:
+    # GIVEN a numeric sort key written as 1 and 1.0 (the same DynamoDB number)
+    world.dynamodb.create_table(
+        TableName="Orders",
+        KeySchema=[
+            {"AttributeName": "id", "KeyType": "HASH"},
+            {"AttributeName": "line", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "line", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    body = "id,line,name\no1,1,first\no1,1.0,second\no1,2,other\n"
+
+    # WHEN it is loaded with a two-column key
+    result = _load(
+        world,
+        "incoming/orders.csv",
+        body,
+        target_table="Orders",
+        key_columns=("id", "line"),
+        numeric_columns=frozenset({"line"}),
+    )
+
+    # THEN the second row replaces the first (one BatchWriteItem never holds both)
+    assert result.status == contract.STATUS_SUCCEEDED
+    assert (result.rows_loaded, result.rows_duplicate) == (2, 1)
+    names = {i["name"] for i in world.aws.resource("dynamodb").Table("Orders").scan()["Items"]}
+    assert names == {"second", "other"}
+
+
+# --- failure rules -----------------------------------------------------------------------------
+
+
+def test_loader_fails_when_rejects_exceed_the_threshold(world: Any) -> None:
+    # GIVEN 10 rows of which 2 are bad, and a 10% threshold
+    body = _rows(8) + "bad,row,notanumber\nworse,row,1,extra\n"
+
+    # WHEN it is loaded
+    result = _load(world, "incoming/threshold.csv", body, reject_threshold=0.1)
+
+    # THEN the run fails (exit 1) and says why; the good rows are written all the same
+    assert (result.status, result.exit_code) == (contract.STATUS_FAILED, contract.EXIT_FAILED)
+    assert result.error is not None and "REJECT_THRESHOLD" in result.error
+    assert (result.rows_loaded, result.rows_rejected) == (8, 2)
+
+
+def test_loader_fails_when_every_row_is_bad_and_lists_them_all(world: Any) -> None:
+    # GIVEN a file whose rows are all bad
+    body = "id,name,amount\n,empty,1\nx,y,z\nshort\n"
+
+    # WHEN it is loaded with a threshold that would tolerate anything
+    result = _load(world, "incoming/allbad.csv", body, reject_threshold=1.0)
+
+    # THEN the run fails and the rejects file holds every row
+    assert result.exit_code == contract.EXIT_FAILED
+    assert result.error == "every data row was rejected (3 rows)"
+    assert [r["line"] for r in _rejects(world, result)] == ["2", "3", "4"]
+    assert world.items() == {}
+
+
+def test_loader_fails_when_the_header_lacks_a_key_column(world: Any) -> None:
+    # GIVEN a file without the key column
+    # WHEN it is loaded
+    result = _load(world, "incoming/nokey.csv", "name,amount\nx,1\n")
+
+    # THEN the run fails with the header problem
+    assert result.status == contract.STATUS_FAILED
+    assert result.error is not None and "lacks key columns ['id']" in result.error
+
+
+def test_loader_fails_when_the_object_changed_since_submission(world: Any) -> None:
+    # GIVEN an object overwritten after its event
+    world.put_csv("incoming/changed.csv", _rows(2))
+    loader = Loader(s3=world.s3, dynamodb=world.dynamodb, settings=_settings(world))
+
+    # WHEN the loader is given the old ETag
+    result = loader.load(
+        CsvSource(bucket=world.bucket, key="incoming/changed.csv", object_id="o", etag="0" * 32)
+    )
+
+    # THEN it loads nothing and says why
+    assert result.status == contract.STATUS_FAILED
+    assert result.error is not None and "changed since it was submitted" in result.error
+    assert world.items() == {}
+
+
+# --- idempotence, ledger, array jobs ---------------------------------------------------------
+
+
+def test_loader_rerun_leaves_the_same_items(world: Any) -> None:
+    # GIVEN a file loaded once
+    body = _rows(40)
+    _load(world, "incoming/rerun.csv", body)
+    first = world.items()
+
+    # WHEN it is loaded again
+    result = _load(world, "incoming/rerun.csv", body)
+
+    # THEN the table holds exactly the same items
+    assert result.status == contract.STATUS_SUCCEEDED
+    assert world.items() == first and len(first) == 40
+
+
+def test_loader_records_the_run_in_the_ledger(world: Any) -> None:
+    # GIVEN a ledger client that remembers the statuses it writes
+    statuses: list[str] = []
+
+    class Spy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(world.dynamodb, name)
+
+        def update_item(self, **kwargs: Any) -> Any:
+            statuses.extend(
+                v["S"]
+                for v in kwargs["ExpressionAttributeValues"].values()
+                if "S" in v
+                if v["S"] in {contract.STATUS_RUNNING, contract.STATUS_SUCCEEDED}
+            )
+            return world.dynamodb.update_item(**kwargs)
+
+    # WHEN a file with one reject and one duplicate is loaded
+    body = _rows(3) + "r00000,again,9\nbad,x,y\n"
+    result = _load(world, "incoming/ledger.csv", body, dynamodb=Spy(), reject_threshold=0.5)
+
+    # THEN the ledger went RUNNING -> SUCCEEDED and holds the counts and times
+    assert statuses == ["RUNNING", "SUCCEEDED"]
+    item = world.ledger(result.object_id)
+    assert {k: item[k] for k in ("status", "rows_loaded", "rows_rejected", "rows_duplicate")} == {
+        "status": "SUCCEEDED",
+        "rows_loaded": 3,
+        "rows_rejected": 1,
+        "rows_duplicate": 1,
+    }
+    assert item["rejects_key"] == "rejected/incoming/ledger.csv.errors.csv"
+    assert isinstance(item["duration_s"], Decimal)
+    assert item["started_at"] <= item["finished_at"] and "error" not in item
+
+
+def test_source_from_env_picks_the_manifest_entry_of_the_array_index(world: Any) -> None:
+    # GIVEN a manifest of three objects and array child 1
+    entries = [
+        {
+            "bucket": world.bucket,
+            "key": f"incoming/{i}.csv",
+            "version_id": "",
+            "etag": f"e{i}",
+            "object_id": f"obj-{i}",
+        }
+        for i in range(3)
+    ]
+    world.s3.put_object(Bucket=world.bucket, Key="manifests/m.json", Body=json.dumps(entries))
+    environ = {
+        "CSV_MANIFEST": f"s3://{world.bucket}/manifests/m.json",
+        "AWS_BATCH_JOB_ARRAY_INDEX": "1",
+    }
+
+    # WHEN the source is resolved
+    source = source_from_env(environ, world.s3)
+
+    # THEN it is entry 1
+    assert source == CsvSource(
+        bucket=world.bucket, key="incoming/1.csv", object_id="obj-1", version_id="", etag="e1"
+    )
+
+
+def test_settings_from_env_reports_every_bad_variable() -> None:
+    # GIVEN an environment with several bad values
+    environ = {
+        "TARGET_TABLE_NAME": "t",
+        "KEY_COLUMNS": "a,b,c",
+        "REJECT_THRESHOLD": "2",
+        "WRITE_CONCURRENCY": "many",
+    }
+
+    # WHEN / THEN they are reported together
+    with pytest.raises(
+        ConfigurationError,
+        match=r"WRITE_CONCURRENCY must be an integer, got 'many'.*LEDGER_TABLE_NAME must be set.*KEY_COLUMNS must name 1 or 2 columns.*REJECT_THRESHOLD must be between 0 and 1, got 2",
+    ):
+        LoaderSettings.from_env(environ)
+
+
+# --- retries -----------------------------------------------------------------------------------
+
+
+def test_loader_retries_unprocessed_items_and_writes_each_row_once(world: Any) -> None:
+    # GIVEN a table that leaves half of each batch unprocessed for the first 10 calls
+    flaky = FlakyDynamoDB(world.dynamodb, unprocessed_calls=10)
+
+    # WHEN 200 rows are loaded
+    result = _load(world, "incoming/unprocessed.csv", _rows(200), dynamodb=flaky)
+
+    # THEN every row is written exactly once
+    assert result.status == contract.STATUS_SUCCEEDED
+    assert len(flaky.writes) == 200 and set(flaky.writes.values()) == {1}
+    assert len(world.items()) == 200
+
+
+def test_loader_retries_throttling_errors(world: Any) -> None:
+    # GIVEN a table that throttles the first 6 calls
+    flaky = FlakyDynamoDB(world.dynamodb, throttled_calls=6)
+
+    # WHEN 100 rows are loaded
+    result = _load(world, "incoming/throttled.csv", _rows(100), dynamodb=flaky)
+
+    # THEN every row is written exactly once
+    assert (result.status, result.rows_loaded) == (contract.STATUS_SUCCEEDED, 100)
+    assert len(flaky.writes) == 100 and set(flaky.writes.values()) == {1}
+
+
+def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
+    # GIVEN a table that throttles every call and a short retry budget
+    flaky = FlakyDynamoDB(world.dynamodb, throttled_calls=10**9)
+
+    # WHEN rows are loaded
+    result = _load(world, "incoming/stuck.csv", _rows(60), dynamodb=flaky, max_retry_seconds=0.2)
+
+    # THEN the run fails (non-zero exit) naming the give-up, and the ledger says FAILED
+    assert result.exit_code == contract.EXIT_FAILED
+    assert result.error is not None and "gave up after retrying for 0.2 s" in result.error
+    assert world.ledger(result.object_id)["status"] == contract.STATUS_FAILED
+
+
+# --- the real entry point --------------------------------------------------------------------
+
+
+def test_loader_main_module_loads_an_object_as_a_process(world: Any) -> None:
+    # GIVEN an object and the environment the job definition and the submission would give
+    etag = world.put_csv("incoming/process.csv", _rows(30))
+    env = {
+        **os.environ,
+        **world.aws.env,
+        "TARGET_TABLE_NAME": world.target_table,
+        "LEDGER_TABLE_NAME": world.ledger_table,
+        "KEY_COLUMNS": "id",
+        "NUMERIC_COLUMNS": "amount",
+        "CSV_BUCKET": world.bucket,
+        "CSV_KEY": "incoming/process.csv",
+        "CSV_VERSION_ID": "",
+        "CSV_ETAG": etag,
+        "LEDGER_OBJECT_ID": "process-1",
+    }
+
+    # WHEN `python -m loader_main` runs in the job's directory
+    done = subprocess.run(
+        [sys.executable, "-m", "loader_main"],
+        cwd=LOADER_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # THEN it exits 0, logs a JSON summary, and the rows and ledger are there
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["event"], summary["rows_loaded"]) == ("summary", 30)
+    assert len(world.items()) == 30
+    assert world.ledger("process-1")["status"] == contract.STATUS_SUCCEEDED
