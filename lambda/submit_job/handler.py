@@ -20,15 +20,16 @@ __all__ = ["SUBMITTER", "handler", "logger"]
 
 #: Service name in every log line unless POWERTOOLS_SERVICE_NAME says otherwise.
 DEFAULT_SERVICE_NAME = "csv-submitter"
-#: Attempts per call, botocore "standard" mode (exponential backoff with jitter; it retries
-#: throttling such as SubmitJob's TooManyRequestsException). After that the messages fail
-#: and SQS redelivers them later, which is a longer backoff.
-MAX_ATTEMPTS = 5
+#: Retries after the first attempt (botocore's ``max_attempts``: 5 attempts in all), in
+#: "standard" mode: exponential backoff with jitter, and throttling such as SubmitJob's
+#: TooManyRequestsException is retried. After that the messages fail and SQS redelivers
+#: them after the visibility timeout, which is a much longer backoff.
+MAX_RETRIES = 4
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE_NAME))
 
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    retries={"mode": "standard", "max_attempts": MAX_RETRIES},
     # One pooled connection per concurrent ledger write.
     max_pool_connections=DEFAULT_LEDGER_CONCURRENCY,
 )

@@ -187,6 +187,8 @@ class _Submission:
 class Submitter:
     """Processes SQS batches of S3 events (the Lambda handler is a thin wrapper).
 
+    Attributes ``settings``, ``batch``, ``dynamodb`` and ``s3`` hold the arguments.
+
     Args:
         settings: Queue, job definition, ledger and filters.
         batch: AWS Batch client.
@@ -213,9 +215,9 @@ class Submitter:
         if ledger_concurrency < 1:
             raise ValueError(f"ledger_concurrency must be at least 1, got {ledger_concurrency}")
         self.settings = settings
-        self._batch = batch
-        self._dynamodb = dynamodb
-        self._s3 = s3
+        self.batch = batch
+        self.dynamodb = dynamodb
+        self.s3 = s3
         self._logger = logger
         self._clock = clock
         self._new_manifest_id = new_manifest_id
@@ -313,7 +315,7 @@ class Submitter:
         claimed_at = _timestamp(now)
         log = {"object_id": s3_object.object_id, "message_ids": list(item.message_ids)}
         try:
-            self._dynamodb.put_item(
+            self.dynamodb.put_item(
                 TableName=self.settings.ledger_table_name,
                 Item={
                     LEDGER_KEY: {"S": s3_object.object_id},
@@ -374,7 +376,7 @@ class Submitter:
             update += f", {ATTR_ARRAY_INDEX} = :index"
             values[":index"] = {"N": str(index)}
         try:
-            self._dynamodb.update_item(
+            self.dynamodb.update_item(
                 TableName=self.settings.ledger_table_name,
                 Key={LEDGER_KEY: {"S": claim.s3_object.object_id}},
                 UpdateExpression=update,
@@ -391,7 +393,7 @@ class Submitter:
 
     def _release(self, claim: _Claim) -> None:
         try:
-            self._dynamodb.delete_item(
+            self.dynamodb.delete_item(
                 TableName=self.settings.ledger_table_name,
                 Key={LEDGER_KEY: {"S": claim.s3_object.object_id}},
                 ConditionExpression="#status = :submitting AND #claimed = :claimed",
@@ -458,7 +460,7 @@ class Submitter:
         job_name = array_job_name(objects)
         key = manifest_key(self.settings.manifest_prefix, self._new_manifest_id())
         # Written before SubmitJob: a child may start as soon as the job exists.
-        self._s3.put_object(
+        self.s3.put_object(
             Bucket=bucket, Key=key, Body=manifest_body(objects), ContentType="application/json"
         )
         job_id = self._submit_job(job_name, array_job_environment(bucket, key), len(objects))
@@ -467,14 +469,14 @@ class Submitter:
     def _submit_job(self, job_name: str, environment: Mapping[str, str], size: int | None) -> str:
         overrides: Any = {"environment": [{"name": k, "value": v} for k, v in environment.items()]}
         if size is None:
-            response = self._batch.submit_job(
+            response = self.batch.submit_job(
                 jobName=job_name,
                 jobQueue=self.settings.job_queue_arn,
                 jobDefinition=self.settings.job_definition_arn,
                 containerOverrides=overrides,
             )
         else:
-            response = self._batch.submit_job(
+            response = self.batch.submit_job(
                 jobName=job_name,
                 jobQueue=self.settings.job_queue_arn,
                 jobDefinition=self.settings.job_definition_arn,
