@@ -1,0 +1,386 @@
+"""Invalid BatchQueue and ContainerJob configurations fail at synth, naming what is wrong."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aws_cdk import Duration, Size, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from helpers import make_app
+
+from constructs_batch.compute import BatchCompute, Ec2Compute, FargateCompute, UnmanagedCompute
+from constructs_batch.job import ContainerJob
+from constructs_batch.limits import instance_class_capacity
+from constructs_batch.network import BatchNetwork, NetworkProfile
+from constructs_batch.queue import BatchQueue
+
+IMAGE = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/busybox:1.36")
+OPTIMAL = instance_class_capacity("optimal")
+C6I = instance_class_capacity("c6i")
+assert OPTIMAL is not None and C6I is not None
+
+
+class Scene:
+    """Compute environments and valid queues shared by every case (built once)."""
+
+    def __init__(self) -> None:
+        self.stack = Stack(make_app(), "InvalidStack")
+        network = BatchNetwork(self.stack, "Network", profile=NetworkProfile.PUBLIC)
+        self.network = network
+        self.spot = Ec2Compute(self.stack, "Spot", network=network, spot=True)
+        self.on_demand = Ec2Compute(self.stack, "OnDemand", network=network)
+        self.c6i = Ec2Compute(
+            self.stack, "C6i", network=network, instance_classes=[ec2.InstanceClass.C6I]
+        )
+        self.small = Ec2Compute(
+            self.stack,
+            "Small",
+            network=network,
+            max_vcpus=16,
+            instance_classes=[ec2.InstanceClass.C6I],
+        )
+        self.graviton = Ec2Compute(
+            self.stack, "Graviton", network=network, instance_classes=[ec2.InstanceClass.C7G]
+        )
+        self.narrow = Ec2Compute(
+            self.stack, "Narrow", network=network, instance_types=[ec2.InstanceType("c6i.xlarge")]
+        )
+        self.tall = Ec2Compute(
+            self.stack, "Tall", network=network, instance_types=[ec2.InstanceType("r6i.large")]
+        )
+        self.unknown = Ec2Compute(
+            self.stack,
+            "Unknown",
+            network=network,
+            instance_types=[ec2.InstanceType("x2iedn.32xlarge")],
+        )
+        self.unmanaged = UnmanagedCompute(self.stack, "Unmanaged", unmanaged_vcpus=16)
+        self.fargate = FargateCompute(self.stack, "Fargate", network=network)
+        self.fargate_spot = FargateCompute(self.stack, "FargateSpot", network=network, spot=True)
+
+        self.optimal_queue = BatchQueue(
+            self.stack, "OptimalQueue", environments=[self.spot, self.on_demand]
+        )
+        self.c6i_queue = BatchQueue(self.stack, "C6iQueue", environments=[self.c6i])
+        self.small_queue = BatchQueue(self.stack, "SmallQueue", environments=[self.small])
+        self.split_queue = BatchQueue(
+            self.stack, "SplitQueue", environments=[self.narrow, self.tall]
+        )
+        self.unknown_queue = BatchQueue(self.stack, "UnknownQueue", environments=[self.unknown])
+        self.fargate_queue = BatchQueue(
+            self.stack, "FargateQueue", environments=[self.fargate_spot, self.fargate]
+        )
+        self.submitter = iam.Role(
+            self.stack, "Submitter", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        )
+        self.secret = secretsmanager.Secret(self.stack, "Secret")
+        self._ids = itertools.count()
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids)}"
+
+    def queue(self, **kwargs: Any) -> BatchQueue:
+        return BatchQueue(self.stack, self.new_id("Queue"), **kwargs)
+
+    def job(self, **kwargs: Any) -> ContainerJob:
+        return ContainerJob(self.stack, self.new_id("Job"), image=IMAGE, **kwargs)
+
+    def submit(self, queue: BatchQueue, **kwargs: Any) -> None:
+        self.job(**kwargs).grant_submit(self.submitter, queue)
+
+
+@pytest.fixture(scope="module")
+def scene() -> Scene:
+    return Scene()
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    build: Callable[[Scene], object]
+    message: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _envs(scene: Scene, *names: str) -> list[BatchCompute]:
+    return [getattr(scene, name) for name in names]
+
+
+CASES = [
+    # --- BatchQueue -----------------------------------------------------------------
+    Case(
+        "queue without environments",
+        lambda s: s.queue(environments=[]),
+        "environments must hold 1 to 3 compute environments, got 0",
+    ),
+    Case(
+        "queue with four environments",
+        lambda s: s.queue(environments=_envs(s, "spot", "on_demand", "c6i", "small")),
+        "environments must hold 1 to 3 compute environments, got 4",
+    ),
+    Case(
+        "queue mixing Fargate and EC2",
+        lambda s: s.queue(environments=_envs(s, "fargate", "spot")),
+        r"environments must be all Fargate or all EC2 \(AWS Batch cannot mix them in one "
+        r"queue\), got Fargate \(Fargate\), Spot \(EC2\)",
+    ),
+    Case(
+        "queue mixing Fargate and unmanaged",
+        lambda s: s.queue(environments=_envs(s, "unmanaged", "fargate")),
+        r"environments must be all Fargate or all EC2 .*got Unmanaged \(EC2\), Fargate \(Fargate\)",
+    ),
+    Case(
+        "queue mixing CPU architectures",
+        lambda s: s.queue(environments=_envs(s, "c6i", "graviton")),
+        r"environments must share one CPU architecture .*got C6i \(x86_64\), Graviton \(arm64\)",
+    ),
+    Case(
+        "queue repeating an environment",
+        lambda s: s.queue(environments=_envs(s, "spot", "spot")),
+        r"environments must not repeat a compute environment, got \['Spot', 'Spot'\]",
+    ),
+    Case(
+        "queue priority above 1000",
+        lambda s: s.queue(environments=[s.spot], priority=1001),
+        "priority must be between 0 and 1000, got 1001",
+    ),
+    Case(
+        "queue priority below 0",
+        lambda s: s.queue(environments=[s.spot], priority=-1),
+        "priority must be between 0 and 1000, got -1",
+    ),
+    Case(
+        "queue runnable_timeout under 10 minutes",
+        lambda s: s.queue(environments=[s.spot], runnable_timeout=Duration.minutes(5)),
+        "runnable_timeout must be between 600 and 86400 seconds, got 300 seconds",
+    ),
+    Case(
+        "queue runnable_timeout over a day",
+        lambda s: s.queue(environments=[s.spot], runnable_timeout=Duration.days(2)),
+        "runnable_timeout must be between 600 and 86400 seconds, got 172800 seconds",
+    ),
+    Case(
+        "spot_first given on-demand as spot",
+        lambda s: BatchQueue.spot_first(
+            s.stack, s.new_id("Queue"), spot=s.on_demand, on_demand=s.spot
+        ),
+        r"spot must be a Spot compute environment, got OnDemand \(on-demand\); "
+        r"on_demand must be an on-demand compute environment, got Spot \(Spot\)",
+    ),
+    # --- ContainerJob ----------------------------------------------------------------
+    Case("job with 0 vCPU", lambda s: s.job(vcpus=0), "vcpus must be greater than 0, got 0"),
+    Case(
+        "EC2 job with half a vCPU",
+        lambda s: s.job(vcpus=0.5),
+        "vcpus on EC2 must be at least 1, got 0.5",
+    ),
+    Case(
+        "job with 2 MiB",
+        lambda s: s.job(memory=Size.mebibytes(2)),
+        "memory must be at least 4 MiB, got 2 MiB",
+    ),
+    Case("job with negative GPUs", lambda s: s.job(gpus=-1), "gpus must be 0 or more, got -1"),
+    Case(
+        "Fargate job with a GPU",
+        lambda s: s.job(fargate=True, gpus=1),
+        r"gpus must be 0 on Fargate \(GPUs are EC2 only\), got 1",
+    ),
+    Case(
+        "Fargate job with 3 vCPU",
+        lambda s: s.job(fargate=True, vcpus=3),
+        "vcpus on Fargate must be one of 0.25, 0.5, 1, 2, 4, 8, 16, got 3",
+    ),
+    Case(
+        "Fargate job with 1 vCPU and 1 GiB",
+        lambda s: s.job(fargate=True, vcpus=1, memory=Size.gibibytes(1)),
+        "memory on Fargate with 1 vCPU must be one of 2048 to 8192 in steps of 1024 MiB, "
+        "got 1024 MiB",
+    ),
+    Case(
+        "Fargate job with 1 vCPU and 1 GiB on a Fargate queue",
+        lambda s: s.job(queue=s.fargate_queue, vcpus=1, memory=Size.gibibytes(1)),
+        r"memory on Fargate with 1 vCPU must be one of 2048 to 8192 in steps of 1024 MiB, "
+        r"got 1024 MiB \(queue FargateQueue\)",
+    ),
+    Case(
+        "EC2 job with ephemeral storage",
+        lambda s: s.job(ephemeral_storage=Size.gibibytes(50)),
+        r"ephemeral_storage must be None on EC2 \(Fargate only\), got 50 GiB",
+    ),
+    Case(
+        "Fargate job with 10 GiB ephemeral storage",
+        lambda s: s.job(fargate=True, ephemeral_storage=Size.gibibytes(10)),
+        "ephemeral_storage must be between 21 and 200, got 10 GiB",
+    ),
+    Case(
+        "EC2 job with a public IP",
+        lambda s: s.job(assign_public_ip=True),
+        r"assign_public_ip must be None on EC2 \(Fargate only\), got True",
+    ),
+    Case(
+        "job environment with a reserved name",
+        lambda s: s.job(environment={"AWS_BATCH_JOB_ID": "x"}),
+        "environment names must not start with AWS_BATCH, got 'AWS_BATCH_JOB_ID'",
+    ),
+    Case(
+        "job secret with a reserved name",
+        lambda s: s.job(secrets={"AWS_BATCH_TOKEN": s.secret}),
+        "secrets names must not start with AWS_BATCH, got 'AWS_BATCH_TOKEN'",
+    ),
+    Case(
+        "job setting a name in environment and secrets",
+        lambda s: s.job(environment={"TOKEN": "x"}, secrets={"TOKEN": s.secret}),
+        r"secrets must not repeat names set in environment, got \['TOKEN'\]",
+    ),
+    Case(
+        "job secret of an unknown kind",
+        lambda s: s.job(secrets={"TOKEN": "plain text"}),
+        r"secrets\['TOKEN'\] must be a batch.Secret, a secretsmanager.ISecret, an "
+        r"\(ISecret, field\) tuple or an ssm.IParameter, got 'plain text'",
+    ),
+    Case(
+        "job with 0 attempts",
+        lambda s: s.job(retry_attempts=0),
+        "retry_attempts must be between 1 and 10, got 0",
+    ),
+    Case(
+        "job with 11 attempts",
+        lambda s: s.job(retry_attempts=11),
+        "retry_attempts must be between 1 and 10, got 11",
+    ),
+    Case(
+        "job with a 30 s timeout",
+        lambda s: s.job(timeout=Duration.seconds(30)),
+        "timeout must be at least 60 seconds, got 30 seconds",
+    ),
+    Case(
+        "EC2 job on a Fargate queue",
+        lambda s: s.job(fargate=False, queue=s.fargate_queue),
+        "fargate must be True to run on queue FargateQueue, whose compute environments are "
+        "Fargate, got False",
+    ),
+    Case(
+        "Fargate job on an EC2 queue",
+        lambda s: s.job(fargate=True, queue=s.optimal_queue),
+        "fargate must be False to run on queue OptimalQueue, whose compute environments are "
+        "EC2, got True",
+    ),
+    Case(
+        "job above every max_vcpus of its queue",
+        lambda s: s.job(queue=s.small_queue, vcpus=32),
+        r"vcpus must be at most 16 to run on queue SmallQueue \(the highest max_vcpus of its "
+        r"compute environments\), got 32",
+    ),
+    Case(
+        "job whose vCPUs and memory fit no single instance",
+        lambda s: s.job(queue=s.split_queue, vcpus=4, memory=Size.gibibytes(12)),
+        r"vcpus, memory and gpus must fit together on one instance of one compute environment "
+        r"of queue SplitQueue \(Narrow: 4 vCPU, \d+ MiB, max_vcpus 256; Tall: 2 vCPU, \d+ MiB, "
+        r"max_vcpus 256\), got 4 vCPU, 12288 MiB, 0 GPU",
+    ),
+    # --- grant_submit on a queue the job cannot run on ------------------------------
+    Case(
+        "grant_submit: too many vCPUs for the largest c6i",
+        lambda s: s.submit(s.c6i_queue, vcpus=192),
+        rf"vcpus must be at most {C6I.vcpus} to fit an instance on queue C6iQueue "
+        rf"\(its largest instance: {C6I.vcpus} vCPU, {C6I.memory_mib} MiB\), got 192",
+    ),
+    Case(
+        "grant_submit: too many vCPUs for the largest optimal instance",
+        lambda s: s.submit(s.optimal_queue, vcpus=96),
+        rf"vcpus must be at most {OPTIMAL.vcpus} to fit an instance on queue OptimalQueue "
+        rf"\(its largest instance: {OPTIMAL.vcpus} vCPU, {OPTIMAL.memory_mib} MiB\), got 96",
+    ),
+    Case(
+        "grant_submit: too much memory",
+        lambda s: s.submit(s.optimal_queue, memory=Size.gibibytes(600)),
+        rf"memory must be at most {OPTIMAL.memory_mib} MiB to fit an instance on queue "
+        rf"OptimalQueue \(its largest instance: {OPTIMAL.vcpus} vCPU, {OPTIMAL.memory_mib} "
+        rf"MiB\), got 614400 MiB",
+    ),
+    Case(
+        "grant_submit: GPU job on a queue without GPU instances",
+        lambda s: s.submit(s.optimal_queue, gpus=1),
+        "gpus must be 0 on queue OptimalQueue: none of its compute environments launches GPU "
+        "instances, got 1",
+    ),
+    Case(
+        "grant_submit: GPU job on a Fargate queue",
+        lambda s: s.submit(s.fargate_queue, gpus=1),
+        "fargate must be True to run on queue FargateQueue, whose compute environments are "
+        "Fargate, got False",
+    ),
+    Case(
+        "grant_submit: EC2 job on a Fargate queue",
+        lambda s: s.submit(s.fargate_queue),
+        "fargate must be True to run on queue FargateQueue, whose compute environments are "
+        "Fargate, got False",
+    ),
+    Case(
+        "grant_submit: Fargate job on an EC2 queue",
+        lambda s: s.submit(s.optimal_queue, fargate=True),
+        "fargate must be False to run on queue OptimalQueue, whose compute environments are "
+        "EC2, got True",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_invalid_configuration_raises(scene: Scene, case: Case) -> None:
+    # GIVEN an invalid queue, job or submission
+    # WHEN it is built
+    # THEN a ValueError names the argument, the bad value and what is allowed
+    with pytest.raises(ValueError, match=case.message):
+        case.build(scene)
+
+
+def test_invalid_job_reports_every_error_at_once(scene: Scene) -> None:
+    # GIVEN a job with three independent mistakes
+    # WHEN it is built
+    # THEN one ValueError lists all three
+    with pytest.raises(ValueError) as raised:
+        scene.job(vcpus=0, retry_attempts=0, timeout=Duration.seconds(1))
+    assert str(raised.value) == (
+        "vcpus must be greater than 0, got 0; retry_attempts must be between 1 and 10, "
+        "got 0; timeout must be at least 60 seconds, got 1 seconds"
+    )
+
+
+def test_placement_rejects_gpu_and_bad_combination_on_fargate_queue(scene: Scene) -> None:
+    # GIVEN a Fargate queue
+    # WHEN a Fargate job with a GPU and a memory size Fargate does not offer is checked
+    errors = scene.fargate_queue.placement_errors(vcpus=2, memory_mib=3000, gpus=1, fargate=True)
+    # THEN both problems are reported, naming the queue
+    assert errors == [
+        "gpus must be 0 on Fargate (queue FargateQueue), got 1",
+        "memory on Fargate with 2 vCPU must be one of 4096 to 16384 in steps of 1024 MiB, "
+        "got 3000 MiB (queue FargateQueue)",
+    ]
+
+
+def test_placement_skips_unknown_instance_types(scene: Scene) -> None:
+    # GIVEN a queue whose instance type is not in the capacity tables
+    # WHEN a large job is checked
+    errors = scene.unknown_queue.placement_errors(
+        vcpus=128, memory_mib=1_000_000, gpus=0, fargate=False
+    )
+    # THEN nothing is reported: the library never rejects what AWS might accept
+    assert errors == []
+
+
+def test_grant_submit_on_fitting_queue_returns_grant(scene: Scene) -> None:
+    # GIVEN a job that fits the c6i queue
+    job = scene.job(vcpus=64, memory=Size.gibibytes(100))
+    # WHEN submission is granted
+    grant = job.grant_submit(scene.submitter, scene.c6i_queue)
+    # THEN the grant went to the submitter's policy
+    assert grant.success
