@@ -36,6 +36,8 @@ lint: setup
 
 typecheck: setup
 	mypy
+	cd lambda/submit_job && mypy --strict --explicit-package-bases *.py
+	cd jobs/csv_loader && mypy --strict --explicit-package-bases *.py
 
 test: setup lint typecheck
 	$(VPY) -m pytest -q
