@@ -272,7 +272,11 @@ class ContainerJob(Construct):
         )
 
     def placement_errors(self, queue: BatchQueue) -> list[str]:
-        """Why this job can never run on ``queue``; empty if it can."""
+        """Why this job can never run on ``queue``; empty if it can.
+
+        Args:
+            queue: the queue to check against (see :meth:`BatchQueue.placement_errors`).
+        """
         return queue.placement_errors(
             vcpus=self.vcpus, memory_mib=self.memory_mib, gpus=self.gpus, fargate=self.fargate
         )
