@@ -35,8 +35,9 @@ IMPORT_RUNS = 7
 def _synth_seconds(script: Path, out_dir: str) -> float:
     env = {**os.environ, "CDK_OUTDIR": out_dir, "CDK_CONTEXT_JSON": json.dumps(_context())}
     start = time.perf_counter()
-    subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
     return time.perf_counter() - start
 
 
@@ -62,9 +63,11 @@ def bench_synth() -> dict[str, float]:
             baseline.append(_synth_seconds(ROOT / "bench" / "baseline_app.py", b))
         ours_types, base_types = _resource_types(a), _resource_types(b)
     if ours_types != base_types:
-        diff = {k: (ours_types.get(k), base_types.get(k))
-                for k in set(ours_types) | set(base_types)
-                if ours_types.get(k) != base_types.get(k)}
+        diff = {
+            k: (ours_types.get(k), base_types.get(k))
+            for k in set(ours_types) | set(base_types)
+            if ours_types.get(k) != base_types.get(k)
+        }
         raise SystemExit(f"baseline app is not equivalent (type: (ours, baseline)): {diff}")
     synth, base = statistics.median(ours), statistics.median(baseline)
     return {
@@ -97,8 +100,14 @@ def bench_submitter_import() -> dict[str, float]:
     }
     runs = []
     for _ in range(IMPORT_RUNS):
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "lambda" / "submit_job",
-                             env=env, check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT / "lambda" / "submit_job",
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         runs.append(float(out.stdout.strip().splitlines()[-1]))
     return {"submitter_import_ms": round(statistics.median(runs), 1)}
 

@@ -259,6 +259,14 @@ class ContainerJob(Construct):
             )
         # The L2 creates the execution role and grants it the secrets and the logs.
         self.execution_role = self.container.execution_role
+        if isinstance(image, ecs.EcrImage | ecs.AssetImage):
+            Validations.of(self.execution_role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="ecr:GetAuthorizationToken, needed to pull from ECR, supports no "
+                    "resource-level permissions; the image pull itself is scoped to the repository",
+                )
+            )
 
         self.job_definition = batch.EcsJobDefinition(
             self,

@@ -39,7 +39,9 @@ def main(out_dir: str) -> int:
     print(f"{'total':<{width}}  {sum(r[1] for r in rows):>9}  {total:>13.2f}")
     over = [r[0] for r in rows if r[1] > MAX_RESOURCES_PER_STACK]
     if over:
-        print(f"stacks over {MAX_RESOURCES_PER_STACK} resources: {', '.join(over)}", file=sys.stderr)
+        print(
+            f"stacks over {MAX_RESOURCES_PER_STACK} resources: {', '.join(over)}", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -52,13 +52,17 @@ class BatchPlatformStack(Stack):
 
         spot = Ec2Compute(self, "Spot", network=self.network, spot=True, max_vcpus=256)
         on_demand = Ec2Compute(self, "OnDemand", network=self.network, max_vcpus=64)
-        fargate_spot = FargateCompute(self, "FargateSpot", network=self.network, spot=True, max_vcpus=64)
+        fargate_spot = FargateCompute(
+            self, "FargateSpot", network=self.network, spot=True, max_vcpus=64
+        )
         fargate = FargateCompute(self, "Fargate", network=self.network, max_vcpus=64)
 
         self.high_priority_queue = BatchQueue(
             self, "HighPriority", priority=100, environments=[on_demand, spot]
         )
-        self.default_queue = BatchQueue(self, "Default", priority=10, environments=[spot, on_demand])
+        self.default_queue = BatchQueue(
+            self, "Default", priority=10, environments=[spot, on_demand]
+        )
         self.fargate_queue = BatchQueue(
             self, "FargateQueue", priority=10, environments=[fargate_spot, fargate]
         )
@@ -90,7 +94,10 @@ class BatchPlatformStack(Stack):
     def _publish(self) -> None:
         """SSM parameters and outputs for every queue and job definition ARN."""
         published = {
-            "HighPriorityQueueArn": ("queues/high-priority", self.high_priority_queue.job_queue.job_queue_arn),
+            "HighPriorityQueueArn": (
+                "queues/high-priority",
+                self.high_priority_queue.job_queue.job_queue_arn,
+            ),
             "DefaultQueueArn": ("queues/default", self.default_queue.job_queue.job_queue_arn),
             "FargateQueueArn": ("queues/fargate", self.fargate_queue.job_queue.job_queue_arn),
             "ExampleJobDefinitionArn": (

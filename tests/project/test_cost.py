@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from constructs_batch.cost import estimate_fixed_monthly_cost
 
 

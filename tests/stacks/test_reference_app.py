@@ -1,0 +1,58 @@
+"""The reference app, as app.py builds it, in each network profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Template
+from helpers import make_app
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from app import build
+from constructs_batch.cost import estimate_fixed_monthly_cost
+from constructs_batch.testing import masked_template, nag_findings
+
+PROFILES = ["PUBLIC", "PRIVATE_NAT", "ISOLATED"]
+
+
+@pytest.fixture(scope="module", params=PROFILES)
+def stacks(request: pytest.FixtureRequest) -> tuple[Stack, Stack]:
+    app = make_app(**{"constructs_batch:network_profile": request.param})
+    platform, pipeline = build(app)
+    assert platform is not None
+    return platform, pipeline
+
+
+@pytest.fixture
+def snapshot_json(snapshot: Any) -> Any:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_reference_app_passes_cdk_nag_in_every_profile(stacks: tuple[Stack, Stack]) -> None:
+    # GIVEN the reference app in one network profile
+    # WHEN cdk-nag's AwsSolutions pack checks every stack
+    findings = [f for stack in stacks for f in nag_findings(stack)]
+    # THEN nothing is left unacknowledged
+    assert findings == []
+
+
+def test_reference_app_fixed_cost_matches_the_profile(stacks: tuple[Stack, Stack]) -> None:
+    # GIVEN the platform stack of one profile
+    platform = stacks[0]
+    template = Template.from_stack(platform).to_json()
+    # WHEN its fixed monthly cost is estimated
+    cost = estimate_fixed_monthly_cost(template)
+    # THEN PUBLIC costs nothing idle, PRIVATE_NAT pays one NAT, ISOLATED pays endpoints only
+    profile = platform.node.try_get_context("constructs_batch:network_profile")
+    expected_nat = {"PUBLIC": 0, "PRIVATE_NAT": 1, "ISOLATED": 0}[profile]
+    assert cost.nat_gateways == expected_nat
+    assert (cost.interface_endpoint_azs > 0) == (profile == "ISOLATED")
+
+
+def test_reference_app_matches_snapshot(stacks: tuple[Stack, Stack], snapshot_json: Any) -> None:
+    # GIVEN the reference app (asset hashes masked so runtime code edits do not churn it)
+    # THEN each stack's template matches the reviewed snapshot
+    for stack in stacks:
+        assert masked_template(stack) == snapshot_json(name=stack.stack_name)
