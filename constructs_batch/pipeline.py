@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.resources
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import (
     Acknowledgment,
@@ -88,11 +89,22 @@ DLQ_ALARM_THRESHOLD = 1
 
 
 def _nag_arn(bucket: s3.IBucket) -> str:
-    """How cdk-nag spells a bucket's ARN in a finding id: ``<LogicalId.Arn>`` or the literal."""
-    cfn = bucket.node.default_child
-    if isinstance(cfn, s3.CfnBucket):
-        return f"<{Stack.of(bucket).get_logical_id(cfn)}.Arn>"
-    return bucket.bucket_arn
+    """How cdk-nag spells a bucket's ARN in a finding id (``<Logical.Arn>``, ``<AWS::Partition>``)."""
+    return _nag_string(Stack.of(bucket).resolve(bucket.bucket_arn))
+
+
+def _nag_string(value: Any) -> str:
+    """cdk-nag's string form of a resolved value: Ref X -> <X>, GetAtt [X, Y] -> <X.Y>."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_nag_string(part) for part in parts)
+    raise ValueError(f"cannot express {value!r} as a cdk-nag finding id")
 
 
 def _acknowledge_notifications_handler(stack: Stack) -> None:

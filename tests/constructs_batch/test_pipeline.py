@@ -1,0 +1,374 @@
+"""CsvToDynamoDbPipeline: secure defaults, wiring and least privilege end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
+from aws_cdk.assertions import Match, Template
+from constructs_batch.runtime.csv_loader import loader_contract as loader
+from constructs_batch.runtime.submit_job import submit_contract as submitter
+from helpers import make_app
+
+from constructs_batch.pipeline import CsvToDynamoDbPipeline
+from constructs_batch.testing import nag_findings
+
+
+class Pipelines:
+    """One stack with a default pipeline, one with a user's bucket and table."""
+
+    def __init__(self) -> None:
+        app = make_app()
+        self.stack = Stack(app, "PipelineStack")
+        self.pipeline = CsvToDynamoDbPipeline(
+            self.stack, "Pipeline", key_columns=["tenant", "id"], numeric_columns=["amount"]
+        )
+        self.byo_stack = Stack(app, "ByoStack")
+        bucket = s3.Bucket.from_bucket_name(self.byo_stack, "Existing", "existing-bucket")
+        table = dynamodb.Table.from_table_name(self.byo_stack, "Table", "existing-table")
+        self.byo = CsvToDynamoDbPipeline(self.byo_stack, "Pipeline", bucket=bucket, table=table)
+        self.template = Template.from_stack(self.stack)
+        self.byo_template = Template.from_stack(self.byo_stack)
+
+    def logical_id(self, construct: Any) -> str:
+        return self.stack.get_logical_id(construct.node.default_child)
+
+    def policy_statements(self, role: Any) -> list[dict[str, Any]]:
+        """Every statement of the default policy attached to a role."""
+        role_id = self.logical_id(role)
+        statements: list[dict[str, Any]] = []
+        for policy in self.template.find_resources("AWS::IAM::Policy").values():
+            if {"Ref": role_id} in policy["Properties"]["Roles"]:
+                statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        return statements
+
+
+@pytest.fixture(scope="module")
+def built() -> Pipelines:
+    return Pipelines()
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        actions = statement["Action"]
+        found |= {actions} if isinstance(actions, str) else set(actions)
+    return found
+
+
+def test_pipeline_default_configuration_passes_cdk_nag(built: Pipelines) -> None:
+    # GIVEN pipelines with default and bring-your-own resources
+    # WHEN cdk-nag checks them
+    # THEN nothing is left unacknowledged
+    assert nag_findings(built.stack) == []
+    assert nag_findings(built.byo_stack) == []
+
+
+def test_pipeline_input_bucket_is_encrypted_versioned_private_logged(built: Pipelines) -> None:
+    # GIVEN the default pipeline
+    # THEN the input bucket is encrypted, versioned, blocks public access, logs access
+    built.template.has_resource(
+        "AWS::S3::Bucket",
+        {
+            "Properties": Match.object_like(
+                {
+                    "BucketEncryption": Match.any_value(),
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                    "LoggingConfiguration": Match.object_like(
+                        {"DestinationBucketName": Match.any_value()}
+                    ),
+                }
+            ),
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_pipeline_bucket_policy_denies_insecure_transport(built: Pipelines) -> None:
+    built.template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": built.logical_id(built.pipeline.bucket)},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def test_pipeline_csv_events_under_incoming_reach_the_queue(built: Pipelines) -> None:
+    # GIVEN the default pipeline
+    # THEN ObjectCreated events for incoming/*.csv go to the event queue
+    built.template.has_resource_properties(
+        "Custom::S3BucketNotifications",
+        {
+            "NotificationConfiguration": {
+                "QueueConfigurations": [
+                    {
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": Match.array_with(
+                                    [
+                                        {"Name": "suffix", "Value": ".csv"},
+                                        {"Name": "prefix", "Value": "incoming/"},
+                                    ]
+                                )
+                            }
+                        },
+                        "QueueArn": {"Fn::GetAtt": [built.logical_id(built.pipeline.queue), "Arn"]},
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_pipeline_event_queue_is_encrypted_with_a_dead_letter_queue(built: Pipelines) -> None:
+    built.template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "SqsManagedSseEnabled": True,
+            "VisibilityTimeout": 360,
+            "RedrivePolicy": {
+                "deadLetterTargetArn": {
+                    "Fn::GetAtt": [built.logical_id(built.pipeline.dead_letter_queue), "Arn"]
+                },
+                "maxReceiveCount": 5,
+            },
+        },
+    )
+
+
+def test_pipeline_submitter_is_latest_python_on_arm_with_partial_failures(
+    built: Pipelines,
+) -> None:
+    # GIVEN the default pipeline
+    # THEN the submitter runs the latest Python on arm64 with a concurrency cap
+    built.template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "Handler": "handler.handler",
+            "ReservedConcurrentExecutions": 5,
+            "Layers": [
+                {
+                    "Fn::Join": [
+                        "",
+                        Match.array_with(
+                            [
+                                Match.string_like_regexp(
+                                    ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:"
+                                )
+                            ]
+                        ),
+                    ]
+                }
+            ],
+            "Environment": {
+                "Variables": Match.object_like(
+                    {
+                        submitter.ENV_JOB_QUEUE_ARN: Match.any_value(),
+                        submitter.ENV_JOB_DEFINITION_ARN: {
+                            "Ref": built.logical_id(built.pipeline.loader.job_definition)
+                        },
+                        submitter.ENV_LEDGER_TABLE_NAME: {
+                            "Ref": built.logical_id(built.pipeline.ledger)
+                        },
+                        submitter.ENV_INPUT_PREFIX: "incoming/",
+                    }
+                )
+            },
+        },
+    )
+    # AND it reads the queue reporting batch item failures
+    built.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 100},
+    )
+
+
+def test_pipeline_loader_job_gets_tables_and_columns(built: Pipelines) -> None:
+    # GIVEN a pipeline keyed by (tenant, id) with a numeric amount column
+    # THEN the loader's job definition names both tables and the columns
+    env = built.template.find_resources("AWS::Batch::JobDefinition")
+    (definition,) = env.values()
+    variables = {
+        e["Name"]: e["Value"]
+        for e in definition["Properties"]["ContainerProperties"]["Environment"]
+    }
+    assert variables[loader.ENV_TARGET_TABLE_NAME] == {
+        "Ref": built.logical_id(built.pipeline.table)
+    }
+    assert variables[loader.ENV_LEDGER_TABLE_NAME] == {
+        "Ref": built.logical_id(built.pipeline.ledger)
+    }
+    assert variables[loader.ENV_KEY_COLUMNS] == "tenant,id"
+    assert variables[loader.ENV_NUMERIC_COLUMNS] == "amount"
+    # AND the target table is keyed by the same columns
+    built.template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "tenant", "KeyType": "HASH"},
+                {"AttributeName": "id", "KeyType": "RANGE"},
+            ],
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+        },
+    )
+
+
+def test_pipeline_submitter_may_only_submit_its_job_and_write_the_ledger(
+    built: Pipelines,
+) -> None:
+    # GIVEN the submitter's role
+    statements = built.policy_statements(built.pipeline.submitter.role)
+    # THEN it can submit, claim ledger items, write manifests and its logs: nothing else
+    assert _actions(statements) == {
+        "batch:SubmitJob",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "s3:PutObject",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    ledger_id = built.logical_id(built.pipeline.ledger)
+    dynamo = [s for s in statements if "dynamodb:PutItem" in s["Action"]]
+    assert [s["Resource"] for s in dynamo] == [{"Fn::GetAtt": [ledger_id, "Arn"]}]
+    puts = [s for s in statements if s["Action"] == "s3:PutObject"]
+    assert [s["Resource"] for s in puts] == [
+        {
+            "Fn::Join": [
+                "",
+                [{"Fn::GetAtt": [built.logical_id(built.pipeline.bucket), "Arn"]}, "/manifests/*"],
+            ]
+        }
+    ]
+
+
+def test_pipeline_loader_reads_incoming_writes_rejected_and_the_two_tables(
+    built: Pipelines,
+) -> None:
+    # GIVEN the loader's job role
+    statements = built.policy_statements(built.pipeline.loader_role)
+    bucket_arn = {"Fn::GetAtt": [built.logical_id(built.pipeline.bucket), "Arn"]}
+
+    def under(prefix: str) -> dict[str, Any]:
+        return {"Fn::Join": ["", [bucket_arn, f"/{prefix}*"]]}
+
+    by_action = {
+        (s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])): s["Resource"]
+        for s in statements
+    }
+    # THEN it reads only incoming/ and manifests/, writes only rejected/
+    assert by_action[("s3:GetObject", "s3:GetObjectVersion")] == [
+        under("incoming/"),
+        under("manifests/"),
+    ]
+    assert by_action[("s3:AbortMultipartUpload", "s3:PutObject")] == under("rejected/")
+    # AND writes items to the target table and the ledger only
+    assert by_action["dynamodb:BatchWriteItem"] == {
+        "Fn::GetAtt": [built.logical_id(built.pipeline.table), "Arn"]
+    }
+    assert by_action["dynamodb:UpdateItem"] == {
+        "Fn::GetAtt": [built.logical_id(built.pipeline.ledger), "Arn"]
+    }
+    assert len(statements) == 4
+
+
+def test_pipeline_failed_jobs_and_alarms_notify_an_encrypted_topic(built: Pipelines) -> None:
+    # GIVEN the default pipeline
+    topic_ref = {"Ref": built.logical_id(built.pipeline.alarm_topic)}
+    # THEN failed jobs on its queue reach the topic
+    built.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.batch"],
+                "detail-type": ["Batch Job State Change"],
+                "detail": {"status": ["FAILED"], "jobQueue": [Match.any_value()]},
+            },
+            "Targets": [Match.object_like({"Arn": topic_ref})],
+        },
+    )
+    # AND both alarms (DLQ not empty, Lambda errors) notify it
+    alarms = built.template.find_resources(
+        "AWS::CloudWatch::Alarm", {"Properties": {"AlarmActions": [topic_ref]}}
+    )
+    assert sorted(a["Properties"]["MetricName"] for a in alarms.values()) == [
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+    ]
+    # AND the topic is encrypted with a rotating customer-managed key
+    built.template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    built.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_pipeline_brings_its_own_fargate_queue_when_none_is_given(built: Pipelines) -> None:
+    # GIVEN a pipeline without a queue
+    # THEN it runs on Fargate Spot first, Fargate second
+    assert built.pipeline.batch_queue.fargate
+    assert [env.spot for env in built.pipeline.batch_queue.environments] == [True, False]
+
+
+def test_pipeline_uses_an_existing_bucket_and_table(built: Pipelines) -> None:
+    # GIVEN a pipeline given an existing bucket and table
+    # THEN it creates no bucket, and only the ledger table
+    built.byo_template.resource_count_is("AWS::S3::Bucket", 0)
+    built.byo_template.resource_count_is("AWS::DynamoDB::Table", 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"key_columns": []}, r"key_columns must name 1 \(partition\) or 2 .* got \[\]"),
+        ({"key_columns": ["a", "b", "c"]}, r"key_columns must name .* got \['a', 'b', 'c'\]"),
+        ({"numeric_columns": ["a,b"]}, r"non-empty names without commas, got \['id', 'a,b'\]"),
+        ({"reject_threshold": 1.5}, r"reject_threshold must be between 0 and 1, got 1.5"),
+        ({"submitter_concurrency": 0}, r"submitter_concurrency must be between 1 and 1000, got 0"),
+    ],
+    ids=["no-key", "three-keys", "comma-name", "threshold", "concurrency"],
+)
+def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
+    # GIVEN an invalid argument
+    stack = Stack(make_app(), "Invalid")
+    # WHEN the pipeline is built THEN it fails naming the argument and the value
+    with pytest.raises(ValueError, match=message):
+        CsvToDynamoDbPipeline(stack, "Pipeline", **kwargs)
+
+
+def test_pipeline_removal_policy_applies_to_data(built: Pipelines) -> None:
+    # GIVEN a pipeline asked to destroy its data with the stack
+    stack = Stack(make_app(), "Disposable")
+    CsvToDynamoDbPipeline(stack, "Pipeline", removal_policy=RemovalPolicy.DESTROY)
+    template = Template.from_stack(stack)
+    # THEN tables are deleted with it
+    for table in template.find_resources("AWS::DynamoDB::Table").values():
+        assert table["DeletionPolicy"] == "Delete"
