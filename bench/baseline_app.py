@@ -1,0 +1,672 @@
+#!/usr/bin/env python3
+"""Benchmark baseline: the reference app written directly with aws-cdk-lib L2s.
+
+``bench/run.py`` synthesizes this app side by side with ``app.py`` to measure what
+constructs_batch adds to a synth (argument validation, placement checks, the
+acknowledgments it computes, its extra construct layers). So this file builds the
+same two stacks (``BatchPlatform`` and ``CsvPipeline``) with the same resources,
+properties, IAM statements, assets, cdk-nag plugin and acknowledgments as the
+reference app in its default configuration (``PUBLIC`` network, the pipeline on
+the platform's Fargate queue), the way a platform team would write it by hand from
+the AWS and CDK documentation: no import of ``constructs_batch`` or ``stacks``.
+
+Run it like app.py (``CDK_OUTDIR`` and ``CDK_CONTEXT_JSON`` set by bench/run.py)::
+
+    python bench/baseline_app.py
+
+Context read (the reference app's keys): ``constructs_batch:max_azs`` (default 2)
+and ``constructs_batch:destroy_data`` (default false). Only the default network
+profile and the platform-hosted pipeline are mirrored; other settings are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import (
+    Acknowledgment,
+    App,
+    ArnFormat,
+    CfnOutput,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Size,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMITTER_CODE = ROOT / "lambda" / "submit_job"
+LOADER_IMAGE = ROOT / "jobs" / "csv_loader"
+ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+CONTEXT_PREFIX = "constructs_batch:"
+
+ECS_INSTANCE_POLICY = "service-role/AmazonEC2ContainerServiceforEC2Role"
+EXAMPLE_JOB_IMAGE = "public.ecr.aws/amazonlinux/amazonlinux:2023"
+INPUT_PREFIX = "incoming/"
+INPUT_SUFFIX = ".csv"
+REJECTED_PREFIX = "rejected/"
+MANIFEST_PREFIX = "manifests/"
+
+
+def retry_strategies() -> list[batch.RetryStrategy]:
+    """Retry Spot reclaims (EC2 and Fargate), exit on any application exit code."""
+    return [
+        batch.RetryStrategy.of(
+            batch.Action.RETRY, batch.Reason.custom(on_status_reason="Host EC2*")
+        ),
+        batch.RetryStrategy.of(
+            batch.Action.RETRY,
+            batch.Reason.custom(on_status_reason="Your Spot Task was interrupted*"),
+        ),
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom(on_exit_code="*")),
+    ]
+
+
+def cancel_stuck_jobs() -> list[batch.JobStateTimeLimitAction]:
+    """Cancel jobs stuck in RUNNABLE for 30 minutes for capacity or configuration reasons."""
+    return [
+        batch.JobStateTimeLimitAction(
+            max_time=Duration.minutes(30),
+            reason=reason,
+            action=batch.JobStateTimeLimitActionsAction.CANCEL,
+            state=batch.JobStateTimeLimitActionsState.RUNNABLE,
+        )
+        for reason in (
+            batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
+            batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+            batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+        )
+    ]
+
+
+class PlatformStack(Stack):
+    """VPC, EC2 Spot/on-demand and Fargate (Spot) compute, three queues, an example job."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, max_azs: int, **kwargs: Any):
+        super().__init__(scope, construct_id, **kwargs)
+
+        # --- network: public subnets, no NAT, gateway endpoints, flow logs -------
+        vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=max_azs,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC)
+            ],
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
+                "DynamoDb": ec2.GatewayVpcEndpointOptions(
+                    service=ec2.GatewayVpcEndpointAwsService.DYNAMODB
+                ),
+            },
+            restrict_default_security_group=True,
+        )
+        flow_log_group = logs.LogGroup(self, "FlowLogGroup", retention=logs.RetentionDays.ONE_MONTH)
+        vpc.add_flow_log(
+            "FlowLog",
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
+            traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
+        security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            description="AWS Batch compute: no inbound, all outbound",
+            allow_all_outbound=True,
+        )
+
+        # --- compute ------------------------------------------------------------
+        def ec2_environment(
+            name: str, *, spot: bool, max_vcpus: int
+        ) -> batch.ManagedEc2EcsComputeEnvironment:
+            launch_template = ec2.LaunchTemplate(
+                self,
+                f"{name}LaunchTemplate",
+                http_endpoint=True,
+                http_tokens=ec2.LaunchTemplateHttpTokens.REQUIRED,
+                http_put_response_hop_limit=1,
+                block_devices=[
+                    ec2.BlockDevice(
+                        device_name="/dev/xvda",
+                        volume=ec2.BlockDeviceVolume.ebs(
+                            30,
+                            encrypted=True,
+                            volume_type=ec2.EbsDeviceVolumeType.GP3,
+                            delete_on_termination=True,
+                        ),
+                    )
+                ],
+                user_data=ec2.MultipartUserData(),
+            )
+            environment = batch.ManagedEc2EcsComputeEnvironment(
+                self,
+                f"{name}ComputeEnvironment",
+                vpc=vpc,
+                vpc_subnets=subnets,
+                security_groups=[security_group],
+                spot=spot,
+                maxv_cpus=max_vcpus,
+                minv_cpus=0,
+                allocation_strategy=(
+                    batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED
+                    if spot
+                    else batch.AllocationStrategy.BEST_FIT_PROGRESSIVE
+                ),
+                images=[batch.EcsMachineImage(image_type=batch.EcsMachineImageType.ECS_AL2023)],
+                launch_template=launch_template,
+            )
+            # Pass the template version so that template changes reach the instances.
+            cfn_environment = environment.node.default_child
+            assert isinstance(cfn_environment, batch.CfnComputeEnvironment)
+            cfn_environment.add_property_override(
+                "ComputeResources.LaunchTemplate.Version", launch_template.latest_version_number
+            )
+            assert environment.instance_role is not None
+            Validations.of(environment.instance_role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                    f"{ECS_INSTANCE_POLICY}]",
+                    reason="AWS-maintained policy of the ECS agent on Batch instances; its "
+                    "actions take no resource ARN, and IMDSv2 with hop limit 1 keeps job "
+                    "containers off the instance role",
+                )
+            )
+            return environment
+
+        spot = ec2_environment("Spot", spot=True, max_vcpus=256)
+        on_demand = ec2_environment("OnDemand", spot=False, max_vcpus=64)
+        fargate_spot = batch.FargateComputeEnvironment(
+            self,
+            "FargateSpotComputeEnvironment",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[security_group],
+            spot=True,
+            maxv_cpus=64,
+        )
+        fargate = batch.FargateComputeEnvironment(
+            self,
+            "FargateComputeEnvironment",
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[security_group],
+            maxv_cpus=64,
+        )
+
+        # --- queues -------------------------------------------------------------
+        def queue(
+            queue_id: str, priority: int, environments: list[batch.IComputeEnvironment]
+        ) -> batch.JobQueue:
+            return batch.JobQueue(
+                self,
+                queue_id,
+                priority=priority,
+                compute_environments=[
+                    batch.OrderedComputeEnvironment(compute_environment=env, order=order)
+                    for order, env in enumerate(environments, start=1)
+                ],
+                job_state_time_limit_actions=cancel_stuck_jobs(),
+            )
+
+        self.high_priority_queue = queue("HighPriorityQueue", 100, [on_demand, spot])
+        self.default_queue = queue("DefaultQueue", 10, [spot, on_demand])
+        self.fargate_queue = queue("FargateQueue", 10, [fargate_spot, fargate])
+
+        # --- example job: a secret field injected from Secrets Manager ----------
+        secret = secretsmanager.Secret(
+            self,
+            "ExampleDbSecret",
+            description="Example database credentials injected into the example job",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"username": "batch"}',
+                generate_string_key="password",
+                exclude_punctuation=True,
+            ),
+        )
+        Validations.of(secret).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="Example credential with no database behind it: rotation needs a "
+                "rotation function for the real database",
+            )
+        )
+        job_log_group = logs.LogGroup(
+            self, "ExampleJobLogGroup", retention=logs.RetentionDays.ONE_MONTH
+        )
+        job_role = iam.Role(
+            self,
+            "ExampleJobRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Role the job's container runs as",
+        )
+        container = batch.EcsEc2ContainerDefinition(
+            self,
+            "ExampleJobContainer",
+            image=ecs.ContainerImage.from_registry(EXAMPLE_JOB_IMAGE),
+            cpu=1,
+            memory=Size.gibibytes(2),
+            command=["sh", "-c", 'test -n "$DB_PASSWORD" && echo connected'],
+            environment={"DB_USER": "batch"},
+            secrets={"DB_PASSWORD": batch.Secret.from_secrets_manager(secret, "password")},
+            job_role=job_role,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=job_log_group),
+            readonly_root_filesystem=True,
+        )
+        example_job = batch.EcsJobDefinition(
+            self,
+            "ExampleJob",
+            container=container,
+            propagate_tags=True,
+            retry_attempts=3,
+            retry_strategies=retry_strategies(),
+            timeout=Duration.minutes(30),
+        )
+
+        # --- publish ARNs for other apps ----------------------------------------
+        published = {
+            "HighPriorityQueueArn": (
+                "queues/high-priority",
+                self.high_priority_queue.job_queue_arn,
+            ),
+            "DefaultQueueArn": ("queues/default", self.default_queue.job_queue_arn),
+            "FargateQueueArn": ("queues/fargate", self.fargate_queue.job_queue_arn),
+            "ExampleJobDefinitionArn": (
+                "job-definitions/example",
+                example_job.job_definition_arn,
+            ),
+        }
+        for output_id, (path, arn) in published.items():
+            ssm.StringParameter(
+                self,
+                f"{output_id}Parameter",
+                parameter_name=f"/constructs-batch/{self.stack_name}/{path}",
+                string_value=arn,
+                description=f"{output_id} of {self.stack_name}",
+            )
+            CfnOutput(self, output_id, value=arn, export_name=f"{self.stack_name}-{output_id}")
+
+
+class PipelineStack(Stack):
+    """S3 -> SQS -> Lambda -> Batch (Fargate) -> DynamoDB, with a DLQ and alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        job_queue: batch.IJobQueue,
+        removal_policy: RemovalPolicy,
+        **kwargs: Any,
+    ):
+        super().__init__(scope, construct_id, **kwargs)
+
+        # --- storage ------------------------------------------------------------
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=removal_policy,
+        )
+        Validations.of(access_logs).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This bucket is the server access log destination of the input "
+                "bucket; logging it to itself would loop",
+            )
+        )
+        bucket = s3.Bucket(
+            self,
+            "Input",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="input/",
+            removal_policy=removal_policy,
+        )
+        bucket_arn = f"<{self.get_logical_id(bucket.node.default_child)}.Arn>"  # type: ignore[arg-type]
+        table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal_policy,
+        )
+        ledger = dynamodb.Table(
+            self,
+            "Ledger",
+            partition_key=dynamodb.Attribute(name="object_id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal_policy,
+        )
+
+        # --- notifications: a topic EventBridge and CloudWatch can publish to ----
+        alarm_key = kms.Key(
+            self,
+            "AlarmKey",
+            description="Encrypts the pipeline's notification topic",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
+            alarm_key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        alarm_topic = sns.Topic(self, "Alarms", master_key=alarm_key, enforce_ssl=True)
+
+        # --- events: S3 -> SQS with a dead-letter queue -------------------------
+        dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(dead_letters).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is the dead-letter queue of the event queue; an alarm "
+                "notifies as soon as it holds a message",
+            )
+        )
+        events_queue = sqs.Queue(
+            self,
+            "Events",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(360),
+            retention_period=Duration.days(14),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=5),
+        )
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(events_queue),
+            s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=INPUT_SUFFIX),
+        )
+        for child in self.node.children:
+            if child.node.id.startswith("BucketNotificationsHandler"):
+                Validations.of(child).acknowledge(
+                    Acknowledgment(
+                        id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+                        "service-role/AWSLambdaBasicExecutionRole]",
+                        reason="aws-cdk-lib's own deploy-time handler that sets the bucket "
+                        "notification; it only writes its logs",
+                    )
+                )
+
+        # --- loader job on the platform's Fargate queue -------------------------
+        loader_role = iam.Role(
+            self,
+            "LoaderRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Loader job: reads incoming/ and manifests/, writes rejected/ and both tables",
+        )
+        loader_log_group = logs.LogGroup(
+            self, "LoaderLogGroup", retention=logs.RetentionDays.ONE_MONTH
+        )
+        loader_container = batch.EcsFargateContainerDefinition(
+            self,
+            "LoaderContainer",
+            image=ecs.ContainerImage.from_asset(str(LOADER_IMAGE), exclude=ASSET_EXCLUDES),
+            cpu=1,
+            memory=Size.gibibytes(2),
+            environment={
+                "AWS_DEFAULT_REGION": self.region,
+                "TARGET_TABLE_NAME": table.table_name,
+                "LEDGER_TABLE_NAME": ledger.table_name,
+                "KEY_COLUMNS": "id",
+                "NUMERIC_COLUMNS": "",
+                "REJECTED_PREFIX": REJECTED_PREFIX,
+                "REJECT_THRESHOLD": "0.05",
+            },
+            job_role=loader_role,
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=loader_log_group),
+            readonly_root_filesystem=True,
+            assign_public_ip=True,
+            fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
+        )
+        Validations.of(loader_container.execution_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken supports no resource-level permissions; "
+                "the image pull itself is scoped to the repository",
+            )
+        )
+        loader = batch.EcsJobDefinition(
+            self,
+            "Loader",
+            container=loader_container,
+            propagate_tags=True,
+            retry_attempts=3,
+            retry_strategies=retry_strategies(),
+            timeout=Duration.hours(2),
+        )
+
+        # --- submitter Lambda ---------------------------------------------------
+        submitter_logs = logs.LogGroup(
+            self,
+            "SubmitterLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=removal_policy,
+        )
+        submitter_role = iam.Role(
+            self,
+            "SubmitterRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Submitter: claims objects in the ledger and submits the loader job",
+        )
+        submitter_logs.grant_write(submitter_role)
+        logs_id = self.get_logical_id(submitter_logs.node.default_child)  # type: ignore[arg-type]
+        Validations.of(submitter_role).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::<{logs_id}.Arn>:*]",
+                reason="Lambda names its log streams at run time; the grant is scoped "
+                "to the function's own log group",
+            )
+        )
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            self.format_arn(
+                service="lambda",
+                account="017000801446",
+                resource="layer",
+                resource_name="AWSLambdaPowertoolsPythonV3-python314-arm64:27",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+        )
+        submitter = lambda_.Function(
+            self,
+            "Submitter",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="handler.handler",
+            code=lambda_.Code.from_asset(str(SUBMITTER_CODE), exclude=ASSET_EXCLUDES),
+            layers=[powertools],
+            role=submitter_role,
+            timeout=Duration.seconds(60),
+            memory_size=256,
+            reserved_concurrent_executions=5,
+            log_group=submitter_logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+            description="Submits the CSV loader job for objects created under incoming/",
+            environment={
+                "JOB_QUEUE_ARN": job_queue.job_queue_arn,
+                "JOB_DEFINITION_ARN": loader.job_definition_arn,
+                "LEDGER_TABLE_NAME": ledger.table_name,
+                "INPUT_PREFIX": INPUT_PREFIX,
+                "INPUT_SUFFIX": INPUT_SUFFIX,
+                "MANIFEST_PREFIX": MANIFEST_PREFIX,
+                "LEASE_SECONDS": "900",
+                "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
+            },
+        )
+        submitter.add_event_source(
+            event_sources.SqsEventSource(
+                events_queue,
+                batch_size=100,
+                max_batching_window=Duration.seconds(5),
+                report_batch_item_failures=True,
+            )
+        )
+
+        # --- failure notifications ----------------------------------------------
+        failed_jobs = events.Rule(
+            self,
+            "FailedJobs",
+            description="Loader jobs that failed on the pipeline's queue",
+            event_pattern=events.EventPattern(
+                source=["aws.batch"],
+                detail_type=["Batch Job State Change"],
+                detail={"status": ["FAILED"], "jobQueue": [job_queue.job_queue_arn]},
+            ),
+        )
+        failed_jobs.add_target(targets.SnsTopic(alarm_topic))
+        alarm_action = cloudwatch_actions.SnsAction(alarm_topic)
+        dlq_alarm = dead_letters.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(1)
+        ).create_alarm(
+            self,
+            "DeadLettersAlarm",
+            alarm_description="Events the submitter could not process are in the DLQ",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        errors_alarm = submitter.metric_errors(period=Duration.minutes(5)).create_alarm(
+            self,
+            "SubmitterErrorsAlarm",
+            alarm_description="The submitter Lambda raised errors",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        dlq_alarm.add_alarm_action(alarm_action)
+        errors_alarm.add_alarm_action(alarm_action)
+
+        # --- permissions --------------------------------------------------------
+        # SubmitJob on the queue and every revision of the loader job definition
+        # (job-definition/<name>:*): the revision changes on each deployment.
+        loader_name = Fn.select(
+            0, Fn.split(":", Fn.select(1, Fn.split("/", loader.job_definition_arn)))
+        )
+        iam.Grant.add_to_principal(
+            grantee=submitter,
+            actions=["batch:SubmitJob"],
+            resource_arns=[
+                job_queue.job_queue_arn,
+                self.format_arn(
+                    service="batch", resource="job-definition", resource_name=f"{loader_name}:*"
+                ),
+            ],
+        )
+        nag_name = json.dumps(self.resolve(loader_name), separators=(",", ":"))
+        Validations.of(submitter_role.node.find_child("DefaultPolicy")).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:"
+                f"<AWS::AccountId>:job-definition/{nag_name}:*]",
+                reason="batch:SubmitJob on every revision of one job definition: the "
+                "revision changes on each deployment and the name is fixed",
+            )
+        )
+        ledger.grant(submitter, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+
+        def grant_objects(role: iam.Role, actions: list[str], *prefixes: str) -> None:
+            iam.Grant.add_to_principal(
+                grantee=role,
+                actions=actions,
+                resource_arns=[bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes],
+            )
+            for prefix in prefixes:
+                Validations.of(role).acknowledge(
+                    Acknowledgment(
+                        id=f"AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}*]",
+                        reason="Object keys are only known at run time; access is limited "
+                        f"to {', '.join(actions)} under the {prefix} prefix",
+                    )
+                )
+
+        grant_objects(submitter_role, ["s3:PutObject"], MANIFEST_PREFIX)
+        grant_objects(
+            loader_role, ["s3:GetObject", "s3:GetObjectVersion"], INPUT_PREFIX, MANIFEST_PREFIX
+        )
+        grant_objects(loader_role, ["s3:PutObject", "s3:AbortMultipartUpload"], REJECTED_PREFIX)
+        table.grant(loader_role, "dynamodb:BatchWriteItem")
+        ledger.grant(loader_role, "dynamodb:UpdateItem")
+
+        outputs = {
+            "InputBucketName": bucket.bucket_name,
+            "TableName": table.table_name,
+            "LedgerTableName": ledger.table_name,
+            "DeadLetterQueueUrl": dead_letters.queue_url,
+            "AlarmTopicArn": alarm_topic.topic_arn,
+        }
+        for output_id, value in outputs.items():
+            CfnOutput(self, output_id, value=value)
+
+
+def build(app: App) -> tuple[PlatformStack, PipelineStack]:
+    """Add both stacks to the app, as the reference app does with its default context."""
+    profile = str(app.node.try_get_context(CONTEXT_PREFIX + "network_profile") or "PUBLIC")
+    standalone = str(app.node.try_get_context(CONTEXT_PREFIX + "pipeline_standalone"))
+    if profile.upper() != "PUBLIC" or standalone.lower() == "true":
+        raise SystemExit(
+            "the baseline mirrors only the default configuration: network_profile PUBLIC "
+            f"and the pipeline on the platform's queue, got {profile!r}, standalone {standalone}"
+        )
+    max_azs = int(app.node.try_get_context(CONTEXT_PREFIX + "max_azs") or 2)
+    destroy = str(app.node.try_get_context(CONTEXT_PREFIX + "destroy_data")).lower() == "true"
+    platform = PlatformStack(app, "BatchPlatform", max_azs=max_azs)
+    pipeline = PipelineStack(
+        app,
+        "CsvPipeline",
+        job_queue=platform.fargate_queue,
+        removal_policy=RemovalPolicy.DESTROY if destroy else RemovalPolicy.RETAIN,
+    )
+    return platform, pipeline
+
+
+if __name__ == "__main__":
+    baseline_app = App()
+    build(baseline_app)
+    Validations.of(baseline_app).add_plugins(AwsSolutionsChecks(baseline_app))
+    baseline_app.synth()
