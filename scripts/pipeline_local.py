@@ -70,10 +70,13 @@ __all__ = [
     "UnresolvedIntrinsicError",
     "cdk_context",
     "create_pipeline",
+    "dockerfile_runtime",
+    "object_id",
     "run_pipeline",
     "sample_csv",
     "synth_template",
     "synth_wiring",
+    "wait_for",
 ]
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -97,6 +100,7 @@ for _path in (LAMBDA_DIR, LOADER_DIR):
         sys.path.insert(0, str(_path))
 import loader_contract  # noqa: E402
 import submit_contract  # noqa: E402
+from submit_events import make_object_id  # noqa: E402
 
 _REPORT_BATCH_ITEM_FAILURES: Final = "ReportBatchItemFailures"
 _PSEUDO_PARAMETERS: Final = {
@@ -107,6 +111,15 @@ _PSEUDO_PARAMETERS: Final = {
     "AWS::StackName": STACK_ID,
     "AWS::NoValue": None,
 }
+_JOB_STATUSES: Final = (
+    "SUBMITTED",
+    "PENDING",
+    "RUNNABLE",
+    "STARTING",
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+)
 _handler_modules = itertools.count()
 
 
@@ -720,15 +733,7 @@ class LocalPipeline:
 
     def submitted_jobs(self) -> list[dict[str, Any]]:
         """Every job submitted to the job queue (array parents, not their children)."""
-        summaries: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"jobQueue": self.job_queue_arn}
-        while True:
-            response = self.batch.list_jobs(**request)
-            summaries.extend(response["jobSummaryList"])
-            if not response.get("nextToken"):
-                break
-            request["nextToken"] = response["nextToken"]
-        ids = list(dict.fromkeys(s["jobId"] for s in summaries if ":" not in s["jobId"]))
+        ids = [i for i in self._list_jobs(jobQueue=self.job_queue_arn) if ":" not in i]
         return self._describe(ids)
 
     def job_runs(self, job: Mapping[str, Any]) -> list[JobRun]:
@@ -736,8 +741,7 @@ class LocalPipeline:
         size = int(job.get("arrayProperties", {}).get("size") or 0)
         if not size:
             return [self._run(job, None)]
-        children = self.batch.list_jobs(arrayJobId=job["jobId"])["jobSummaryList"]
-        described = self._describe([c["jobId"] for c in children])
+        described = self._describe(self._list_jobs(arrayJobId=job["jobId"]))
         runs = [self._run(child, _array_index(child)) for child in described]
         runs.sort(key=lambda r: r.array_index or 0)
         if [r.array_index for r in runs] != list(range(size)):
@@ -751,36 +755,58 @@ class LocalPipeline:
             command[0] = sys.executable
         return command
 
-    def loader_process_environment(self, run: JobRun) -> dict[str, str]:
+    def loader_process_environment(
+        self, run: JobRun, *, temp_dir: str | None = None
+    ) -> dict[str, str]:
         """The container's environment, pointed at the emulator.
 
         The image's ENV, the emulator's endpoint and credentials (in place of the job
         role's), then the job's environment (job definition, overrides, Batch's own).
+
+        Args:
+            run: the job run.
+            temp_dir: the process's TMPDIR. Default: None (the system's).
         """
         base = {name: os.environ[name] for name in ("PATH", "LANG", "TZ") if name in os.environ}
+        scratch = {"TMPDIR": temp_dir} if temp_dir else {}
         return {
             **base,
             "HOME": tempfile.gettempdir(),
+            **scratch,
             **self.wiring.image_environment,
             **self.aws.env,
             **run.environment,
         }
 
-    def start_loader(self, run: JobRun) -> subprocess.Popen[str]:
-        """Start the loader for one job run as a local process (cwd jobs/csv_loader)."""
+    def start_loader(self, run: JobRun, *, temp_dir: str | None = None) -> subprocess.Popen[str]:
+        """Start the loader for one job run as a local process (cwd jobs/csv_loader).
+
+        Args:
+            run: the job run.
+            temp_dir: the process's TMPDIR (what a killed process leaves is there).
+                Default: None (the system's).
+        """
         return subprocess.Popen(
             self.loader_command(run),
             cwd=LOADER_DIR,
-            env=self.loader_process_environment(run),
+            env=self.loader_process_environment(run, temp_dir=temp_dir),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
 
-    def run_loader(self, run: JobRun, *, timeout: float = LOADER_TIMEOUT_SECONDS) -> LoaderRun:
-        """Run the loader for one job run to the end (killed after ``timeout`` seconds)."""
+    def run_loader(
+        self, run: JobRun, *, timeout: float = LOADER_TIMEOUT_SECONDS, temp_dir: str | None = None
+    ) -> LoaderRun:
+        """Run the loader for one job run to the end.
+
+        Args:
+            run: the job run.
+            timeout: seconds after which the process is killed. Default: 120.
+            temp_dir: the process's TMPDIR. Default: None (the system's).
+        """
         start = time.monotonic()
-        process = self.start_loader(run)
+        process = self.start_loader(run, temp_dir=temp_dir)
         try:
             stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -868,6 +894,20 @@ class LocalPipeline:
         """Rows of a CSV object in the input bucket (e.g. a rejects file), by header."""
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode()
         return list(csv.DictReader(io.StringIO(body, newline="")))
+
+    def _list_jobs(self, **request: Any) -> list[str]:
+        """Job ids in every status, oldest first (ListJobs lists one status at a time)."""
+        summaries: list[dict[str, Any]] = []
+        for status in _JOB_STATUSES:
+            page: dict[str, Any] = {**request, "jobStatus": status}
+            while True:
+                response = self.batch.list_jobs(**page)
+                summaries.extend(response["jobSummaryList"])
+                if not response.get("nextToken"):
+                    break
+                page["nextToken"] = response["nextToken"]
+        summaries.sort(key=lambda s: (s.get("createdAt", 0), s["jobId"]))
+        return list(dict.fromkeys(s["jobId"] for s in summaries))
 
     def _describe(self, job_ids: Sequence[str]) -> list[dict[str, Any]]:
         jobs: dict[str, dict[str, Any]] = {}
@@ -996,7 +1036,7 @@ def create_pipeline(aws: LocalAws, wiring: StackWiring) -> LocalPipeline:
     queues: dict[str, tuple[str, str]] = {}
     for queue_id in (wiring.dead_letter_queue_id, wiring.events_queue_id):
         props = wiring.properties(queue_id)
-        attributes = {
+        attributes: dict[str, str] = {
             name: str(intrinsics.resolve(props[name], f"{queue_id}.{name}"))
             for name in ("VisibilityTimeout", "MessageRetentionPeriod")
             if name in props
@@ -1112,7 +1152,7 @@ class PipelineOutcome:
 
 def object_id(stored: StoredObject) -> str:
     """The ledger key the submitter gives an object version (``bucket/key#version``)."""
-    return f"{stored.bucket}/{stored.key}#{stored.version_id or stored.etag}"
+    return make_object_id(stored.bucket, stored.key, stored.version_id, stored.etag)
 
 
 def run_pipeline(pipeline: LocalPipeline, key: str, body: bytes | str) -> PipelineOutcome:
@@ -1171,8 +1211,9 @@ def sample_csv(*, good: int = 97, prefix: str = "c", bad: bool = True) -> Sample
     """A deterministic sample: ``good`` valid rows and (if ``bad``) three bad ones.
 
     The bad rows are: too few columns, too many columns, an empty key; they sit at lines
-    6, 12 and 19 (or right after the last good row when there are fewer good rows). With the default 97
-    good rows, 3 of 100 rows are rejected: under the reference stack's 5 % threshold.
+    6, 12 and 19 (or right after the last good row when there are fewer good rows). With
+    the default 97 good rows, 3 of 100 rows are rejected: under the reference stack's 5 %
+    reject threshold (3 bad rows among 50 good ones would be above it, and fail the load).
 
     Args:
         good: number of valid rows. Default: 97.
@@ -1180,17 +1221,17 @@ def sample_csv(*, good: int = 97, prefix: str = "c", bad: bool = True) -> Sample
         bad: include the three bad rows. Default: True.
     """
     header = ["id", "name", "city", "amount"]
-    rows: list[list[str] | str] = []
     items: dict[str, dict[str, str]] = {}
+    lines: list[str] = []
     for i in range(good):
-        row = [
+        fields = [
             f"{prefix}{i:05d}",
             f"Customer {i}",
             _CITIES[i % len(_CITIES)],
             f"{i * 7 % 1000}.{i % 100:02d}",
         ]
-        rows.append(row)
-        items[row[0]] = dict(zip(header, row, strict=True))
+        items[fields[0]] = dict(zip(header, fields, strict=True))
+        lines.append(_csv_line(fields))
     bad_rows = [
         ("short,row", "column_count"),
         (f"{prefix}99998,Extra,Lisbon,1.00,surplus", "column_count"),
@@ -1198,31 +1239,26 @@ def sample_csv(*, good: int = 97, prefix: str = "c", bad: bool = True) -> Sample
     ]
     reasons: list[tuple[int, str]] = []
     if bad:
-        for position, (raw, _reason) in zip((4, 10, 17), bad_rows, strict=True):
-            index = min(position, len(rows))
-            rows.insert(index, raw)
-        for line_index, row in enumerate(rows):
-            if isinstance(row, str):
-                reasons.append((line_index + 2, dict(bad_rows)[row]))
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        if isinstance(row, str):
-            buffer.write(row + "\n")
-        else:
-            writer.writerow(row)
-    return SampleCsv(body=buffer.getvalue(), good=items, bad=reasons)
+        for position, (raw, reason) in zip((4, 10, 17), bad_rows, strict=True):
+            index = min(position, len(lines))
+            lines.insert(index, raw)
+            reasons.append((index + 2, reason))  # line 1 is the header
+    body = "\n".join([_csv_line(header), *lines]) + "\n"
+    return SampleCsv(body=body, good=items, bad=reasons)
+
+
+def _csv_line(fields: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(fields)
+    return buffer.getvalue()
 
 
 def _throttled() -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        },
-        "BatchWriteItem",
-    )
+    response: Any = {
+        "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    return ClientError(response, "BatchWriteItem")
 
 
 class ThrottlingDynamoDB:

@@ -7,10 +7,14 @@ objects through S3, SQS, the submitter Lambda's handler and AWS Batch as
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
+import loader_contract as loader
 import pytest
+import submit_contract as submit
 from pipeline_local import (
     Intrinsics,
     LocalPipeline,
@@ -23,11 +27,11 @@ from pipeline_local import (
     wait_for,
 )
 
-# The reference stack's key column, and what the loader's contract calls its outcomes.
+# The reference stack's key column.
 KEY = "id"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-RUNNING = "RUNNING"
+SUCCEEDED = loader.STATUS_SUCCEEDED
+FAILED = loader.STATUS_FAILED
+RUNNING = loader.STATUS_RUNNING
 
 
 def _by_key(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -121,7 +125,7 @@ def test_pipeline_fails_only_the_malformed_message_of_a_batch(pipeline: LocalPip
     assert delivery.failed_message_ids == [malformed_id]
     (job,) = pipeline.submitted_jobs()
     (run,) = pipeline.job_runs(job)
-    assert run.environment["CSV_KEY"] == stored.key
+    assert run.environment[loader.ENV_CSV_KEY] == stored.key
     assert pipeline.queue_depth() == 1
     assert "malformed message" in delivery.logs
 
@@ -207,14 +211,14 @@ def test_loader_loads_every_row_once_despite_unprocessed_items_and_throttling(
 
 
 def test_loader_rerun_after_a_crash_mid_file_leaves_the_same_items(
-    pipeline: LocalPipeline,
+    pipeline: LocalPipeline, tmp_path: Path
 ) -> None:
     # GIVEN a job for 1500 rows whose loader is killed after part of the file was written
     sample = sample_csv(good=1500, bad=False)
     stored = pipeline.upload_and_notify("incoming/crash.csv", sample.body)
     pipeline.deliver()
     run = _only_run(pipeline)
-    process = pipeline.start_loader(run)
+    process = pipeline.start_loader(run, temp_dir=str(tmp_path))
 
     def count() -> int:
         return int(pipeline.dynamodb.scan(TableName=pipeline.target_table, Select="COUNT")["Count"])
@@ -227,8 +231,9 @@ def test_loader_rerun_after_a_crash_mid_file_leaves_the_same_items(
     crashed = pipeline.ledger_item(object_id(stored))
     assert crashed is not None and crashed["status"] == RUNNING
 
-    # WHEN Batch retries the job (the same environment)
-    rerun = pipeline.run_loader(run)
+    # WHEN Batch retries the job: a second attempt with the same environment
+    retry = dataclasses.replace(run, environment={**run.environment, "AWS_BATCH_JOB_ATTEMPT": "2"})
+    rerun = pipeline.run_loader(retry, temp_dir=str(tmp_path))
 
     # THEN the table holds each row once, as a clean run leaves it, and the ledger succeeded
     assert rerun.exit_code == 0
@@ -268,10 +273,10 @@ def test_wiring_resolves_the_submitter_environment_to_the_local_resources(
     environment = pipeline.submitter_environment
 
     # THEN every reference became the local queue, job definition and ledger
-    assert environment["JOB_QUEUE_ARN"] == pipeline.job_queue_arn
-    assert environment["JOB_DEFINITION_ARN"] == pipeline.job_definition_arn
-    assert environment["LEDGER_TABLE_NAME"] == pipeline.ledger_table
-    assert pipeline.loader_environment["TARGET_TABLE_NAME"] in pipeline.tables.values()
+    assert environment[submit.ENV_JOB_QUEUE_ARN] == pipeline.job_queue_arn
+    assert environment[submit.ENV_JOB_DEFINITION_ARN] == pipeline.job_definition_arn
+    assert environment[submit.ENV_LEDGER_TABLE_NAME] == pipeline.ledger_table
+    assert pipeline.loader_environment[loader.ENV_TARGET_TABLE_NAME] in pipeline.tables.values()
 
 
 def test_intrinsics_refuse_a_reference_to_a_resource_not_created_locally() -> None:
