@@ -47,6 +47,9 @@ DEFAULT_TIMEOUT = Duration.hours(1)
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 #: Log streams are ``job/<container>/<ecs task id>``.
 LOG_STREAM_PREFIX = "job"
+#: Writable scratch mounted over a read-only root file system (temporary files).
+DEFAULT_SCRATCH_PATH = "/tmp"
+SCRATCH_VOLUME = "scratch"
 
 #: What a secret can be given as: a Secrets Manager secret (all of it), a secret and
 #: one of its JSON fields, an SSM parameter, or a ``batch.Secret`` built by hand.
@@ -137,6 +140,7 @@ class ContainerJob(Construct):
         assign_public_ip: bool | None = None,
         job_role: iam.IRole | None = None,
         readonly_root_filesystem: bool = True,
+        scratch_path: str | None = DEFAULT_SCRATCH_PATH,
         user: str | None = None,
     ) -> None:
         """Create the job definition, its log group and roles.
@@ -180,6 +184,10 @@ class ContainerJob(Construct):
                 role with no permissions, exposed as ``job_role``).
             readonly_root_filesystem: mount the container's root file system read
                 only; write to a volume or S3 instead. Default: True.
+            scratch_path: where a writable, empty scratch volume is mounted when the
+                root file system is read only, so temporary files (``tempfile``,
+                ``/tmp``) keep working; it lives and dies with the job. None for no
+                scratch volume. Default: ``/tmp``.
             user: the user (name or uid[:gid]) the container runs as.
                 Default: None (the image's USER).
 
@@ -277,6 +285,21 @@ class ContainerJob(Construct):
             retry_attempts=retry_attempts,
             retry_strategies=retry_strategies(),
             timeout=timeout,
+        )
+        if readonly_root_filesystem and scratch_path:
+            self._add_scratch_volume(scratch_path)
+
+    def _add_scratch_volume(self, path: str) -> None:
+        # A volume with a name only (no host path) is task storage on Fargate and a
+        # Docker-managed empty volume on EC2: writable, private to the job, gone with
+        # it. The L2's EcsVolume.host() renders `Host: {}`, which Fargate rejects,
+        # hence the override on the L1.
+        cfn = self.job_definition.node.default_child
+        assert isinstance(cfn, batch.CfnJobDefinition)
+        cfn.add_property_override("ContainerProperties.Volumes", [{"Name": SCRATCH_VOLUME}])
+        cfn.add_property_override(
+            "ContainerProperties.MountPoints",
+            [{"ContainerPath": path, "SourceVolume": SCRATCH_VOLUME, "ReadOnly": False}],
         )
 
     def placement_errors(self, queue: BatchQueue) -> list[str]:

@@ -79,6 +79,9 @@ class Jobs:
         )
         self.private_job = ContainerJob(self.stack, "PrivateJob", image=IMAGE, fargate=True)
         self.gpu_job = ContainerJob(self.stack, "GpuJob", image=IMAGE, gpus=1, timeout=None)
+        self.writable_job = ContainerJob(
+            self.stack, "WritableJob", image=IMAGE, readonly_root_filesystem=False
+        )
         self.submitter = iam.Role(
             self.stack, "Submitter", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
         )
@@ -319,6 +322,25 @@ def test_job_defaults_are_secure(jobs: Jobs) -> None:
         "Fn::GetAtt": [jobs.logical_id(jobs.private_job.job_role), "Arn"]
     }
     assert "JobDefinitionName" not in props
+
+
+def test_job_read_only_root_gets_a_writable_scratch_tmp(jobs: Jobs) -> None:
+    # GIVEN a job with a read-only root file system (the default)
+    # WHEN the stack is synthesized
+    container = jobs.props(jobs.private_job.job_definition)["ContainerProperties"]
+    # THEN an empty, job-private volume (no host path: valid on Fargate) is mounted at /tmp
+    assert container["Volumes"] == [{"Name": "scratch"}]
+    assert container["MountPoints"] == [
+        {"ContainerPath": "/tmp", "SourceVolume": "scratch", "ReadOnly": False}
+    ]
+
+
+def test_job_writable_root_needs_no_scratch_volume(jobs: Jobs) -> None:
+    # GIVEN readonly_root_filesystem=False
+    container = jobs.props(jobs.writable_job.job_definition)["ContainerProperties"]
+    # THEN no scratch volume is added
+    assert container["ReadonlyRootFilesystem"] is False
+    assert "Volumes" not in container
 
 
 def test_job_passes_command_and_parameters(jobs: Jobs) -> None:

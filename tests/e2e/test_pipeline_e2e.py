@@ -289,11 +289,6 @@ def test_intrinsics_refuse_a_reference_to_a_resource_not_created_locally() -> No
         intrinsics.resolve({"Ref": "Missing"}, "Env.X")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ContainerJob defaults readonly_root_filesystem=True and the pipeline mounts no "
-    "volume, but the loader spools its rejects file and key digests to TMPDIR (/tmp)",
-)
 def test_loader_job_definition_gives_the_loader_a_writable_temporary_directory(
     wiring: StackWiring,
 ) -> None:
