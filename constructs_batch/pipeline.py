@@ -189,8 +189,8 @@ class CsvToDynamoDbPipeline(Construct):
         # --- build -----------------------------------------------------------
         self.batch_queue = queue or self._default_queue()
         self.bucket = bucket or self._input_bucket()
-        self.table = table or self._target_table(key_columns)
-        self.ledger = self._ledger_table()
+        self.table = table or self._table("Table", key_columns)
+        self.ledger = self._table("Ledger", [submitter.LEDGER_KEY])
         self.alarm_topic = self._alarm_topic()
         self.dead_letter_queue, self.queue = self._event_queues()
         self.bucket.add_event_notification(
@@ -329,32 +329,14 @@ class CsvToDynamoDbPipeline(Construct):
             removal_policy=self.removal_policy,
         )
 
-    def _target_table(self, key_columns: Sequence[str]) -> dynamodb.Table:
-        string = dynamodb.AttributeType.STRING
+    def _table(self, construct_id: str, key_columns: Sequence[str]) -> dynamodb.Table:
+        """An on-demand, encrypted table with PITR, keyed by string attributes."""
+        keys = [dynamodb.Attribute(name=c, type=dynamodb.AttributeType.STRING) for c in key_columns]
         return dynamodb.Table(
             self,
-            "Table",
-            partition_key=dynamodb.Attribute(name=key_columns[0], type=string),
-            sort_key=(
-                dynamodb.Attribute(name=key_columns[1], type=string)
-                if len(key_columns) > 1
-                else None
-            ),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=self.removal_policy,
-        )
-
-    def _ledger_table(self) -> dynamodb.Table:
-        return dynamodb.Table(
-            self,
-            "Ledger",
-            partition_key=dynamodb.Attribute(
-                name=submitter.LEDGER_KEY, type=dynamodb.AttributeType.STRING
-            ),
+            construct_id,
+            partition_key=keys[0],
+            sort_key=keys[1] if len(keys) > 1 else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

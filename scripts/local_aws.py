@@ -74,25 +74,19 @@ class LocalAws:
 
     def client(self, service: str, **kwargs: Any) -> Any:
         """A boto3 client for a service, pointed at the emulator."""
-        return boto3.client(
-            service,
-            region_name=REGION,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            **kwargs,
-        )
+        return boto3.client(service, **self._connection(), **kwargs)
 
     def resource(self, service: str, **kwargs: Any) -> Any:
         """A boto3 resource for a service, pointed at the emulator."""
-        return boto3.resource(
-            service,
-            region_name=REGION,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            **kwargs,
-        )
+        return boto3.resource(service, **self._connection(), **kwargs)
+
+    def _connection(self) -> dict[str, str]:
+        return {
+            "region_name": REGION,
+            "endpoint_url": self.endpoint_url,
+            "aws_access_key_id": _CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": _CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        }
 
     def _post(self, path: str, body: Any) -> None:
         data = json.dumps(body).encode() if body is not None else b""
