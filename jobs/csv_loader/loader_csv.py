@@ -48,6 +48,9 @@ _NUMBER_CONTEXT: Final = decimal.Context(
 )
 # Plain decimal notation, as DynamoDB accepts it (no NaN, Infinity, underscores or spaces).
 _NUMBER_PATTERN: Final = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Already canonical: optional minus, no leading zeros, optional fraction.
+_PLAIN_NUMBER_PATTERN: Final = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?")
+_NUMBER_MAX_DIGITS: Final = 38
 # Bytes a number costs in an item: 1 per two significant digits, plus 1.
 _NUMBER_MAX_BYTES: Final = 21
 # A field may be as long as an item; the csv module's limit also bounds the memory an
@@ -172,9 +175,15 @@ class ItemBuilder:
             _Column(name, len(name.encode()), name in numeric) for name in header
         )
         self.key_indexes: tuple[int, ...] = tuple(list(header).index(n) for n in key_columns)
-        self._width = len(header)
-        self._names_bytes = sum(column.name_bytes for column in self.columns)
         self.ignored_numeric_columns = sorted(numeric.difference(header))
+        # Precomputed for the per-row path (the loader's CPU budget is mostly here and botocore).
+        self._width = len(header)
+        self._names = tuple(header)
+        self._numeric = tuple((i, c.name) for i, c in enumerate(self.columns) if c.numeric)
+        self._keys = tuple(
+            (i, self.columns[i].name, self.columns[i].numeric) for i in self.key_indexes
+        )
+        self._names_bytes = sum(column.name_bytes for column in self.columns)
 
     def build(self, fields: list[str]) -> tuple[Hashable, dict[str, dict[str, str]]] | str:
         """``(key, item)`` for a record, or the reject reason.
@@ -184,25 +193,20 @@ class ItemBuilder:
         """
         if len(fields) != self._width:
             return RejectReason.COLUMN_COUNT
-        item: dict[str, dict[str, str]] = {}
-        for column, value in zip(self.columns, fields, strict=True):
-            if not value:
-                continue
-            if column.numeric:
+        item = {n: {"S": v} for n, v in zip(self._names, fields, strict=True) if v}
+        for index, name in self._numeric:
+            value = fields[index]
+            if value:
                 number = _dynamodb_number(value)
                 if number is None:
                     return RejectReason.BAD_NUMBER
-                item[column.name] = {"N": number}
-            else:
-                item[column.name] = {"S": value}
+                item[name] = {"N": number}
         key_parts: list[Hashable] = []
-        for index in self.key_indexes:
-            column = self.columns[index]
-            if column.name not in item:
+        for index, name, numeric in self._keys:
+            value = fields[index]
+            if not value:
                 return RejectReason.EMPTY_KEY
-            key_parts.append(
-                decimal.Decimal(item[column.name]["N"]) if column.numeric else fields[index]
-            )
+            key_parts.append(decimal.Decimal(item[name]["N"]) if numeric else value)
         # Cheap bound first: a UTF-8 character is at most 4 bytes.
         if self._names_bytes + 4 * sum(map(len, fields)) > MAX_ITEM_BYTES and (
             item_size(item) > MAX_ITEM_BYTES
@@ -231,7 +235,9 @@ def _number_size(number: str) -> int:
 
 
 def _dynamodb_number(text: str) -> str | None:
-    """The number as boto3 would send it, or None if DynamoDB cannot store it."""
+    """The number as DynamoDB accepts it, or None if DynamoDB cannot store it."""
+    if len(text) <= _NUMBER_MAX_DIGITS and _PLAIN_NUMBER_PATTERN.fullmatch(text):
+        return text  # at most 38 digits, plain notation: valid as written
     if _NUMBER_PATTERN.fullmatch(text) is None:
         return None
     try:

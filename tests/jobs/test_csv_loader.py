@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,9 +18,10 @@ from typing import Any
 
 import loader_contract as contract
 import pytest
-from botocore.exceptions import ClientError
-from loader_main import Loader, LoadResult
+from botocore.exceptions import ClientError, ResponseStreamingError
+from loader_main import Loader, LoadResult, main
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
+from loader_writer import BatchWriter
 
 LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
 
@@ -487,3 +489,133 @@ def test_loader_main_module_loads_an_object_as_a_process(world: Any) -> None:
     assert (summary["event"], summary["rows_loaded"]) == ("summary", 30)
     assert len(world.items()) == 30
     assert world.ledger("process-1")["status"] == contract.STATUS_SUCCEEDED
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+class BreakingS3:
+    """The emulator's S3 client, but the first GetObject stream breaks after ``after`` bytes."""
+
+    def __init__(self, real: Any, *, after: int) -> None:
+        self.real = real
+        self.after = after
+        self.requests: list[dict[str, Any]] = []
+
+    def get_object(self, **kwargs: Any) -> Any:
+        self.requests.append(kwargs)
+        response = self.real.get_object(**kwargs)
+        if len(self.requests) == 1:
+            body, after = response["Body"], self.after
+
+            class Broken:
+                def iter_chunks(self, size: int) -> Any:
+                    yield body.read(after)
+                    raise ResponseStreamingError(error="connection reset by peer")
+
+            response["Body"] = Broken()
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_loader_resumes_a_broken_stream_where_it_stopped(world: Any) -> None:
+    # GIVEN an object whose first read breaks in the middle of a row
+    body = _rows(500)
+    etag = world.put_csv("incoming/broken.csv", body)
+    s3 = BreakingS3(world.s3, after=len(body) // 3 + 7)
+    loader = Loader(s3=s3, dynamodb=world.dynamodb, settings=_settings(world))
+
+    # WHEN it is loaded
+    result = loader.load(
+        CsvSource(bucket=world.bucket, key="incoming/broken.csv", object_id="b", etag=etag)
+    )
+
+    # THEN reading resumed from the byte reached, on the same object, and every row is exact
+    assert s3.requests[1]["Range"] == f"bytes={len(body) // 3 + 7}-"
+    assert s3.requests[1]["IfMatch"] == etag
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 500, 0)
+    assert world.items()["r00250"]["name"] == "name 250"
+
+
+def test_loader_reads_the_submitted_version(world: Any) -> None:
+    # GIVEN a versioned bucket where the object was overwritten after its event
+    world.s3.put_bucket_versioning(
+        Bucket=world.bucket, VersioningConfiguration={"Status": "Enabled"}
+    )
+    first = world.s3.put_object(Bucket=world.bucket, Key="incoming/v.csv", Body=_rows(2))
+    world.put_csv("incoming/v.csv", _rows(3, start=100))
+    loader = Loader(s3=world.s3, dynamodb=world.dynamodb, settings=_settings(world))
+
+    # WHEN the first version is loaded
+    result = loader.load(
+        CsvSource(
+            bucket=world.bucket,
+            key="incoming/v.csv",
+            object_id="v1",
+            version_id=first["VersionId"],
+            etag=first["ETag"],
+        )
+    )
+
+    # THEN the rows are those of the first version
+    assert result.status == contract.STATUS_SUCCEEDED
+    assert sorted(world.items()) == ["r00000", "r00001"]
+
+
+def test_loader_fails_on_a_file_that_is_not_utf8(world: Any) -> None:
+    # GIVEN a Latin-1 file
+    # WHEN it is loaded
+    result = _load(world, "incoming/latin1.csv", "id,name\n1,café\n".encode("latin-1"))
+
+    # THEN the run fails naming the encoding
+    assert result.status == contract.STATUS_FAILED
+    assert result.error is not None and result.error.startswith("the object is not valid UTF-8")
+
+
+def test_loader_fails_on_an_empty_object(world: Any) -> None:
+    # GIVEN an empty object
+    # WHEN it is loaded
+    result = _load(world, "incoming/empty.csv", b"")
+
+    # THEN the run fails: there is no header
+    assert (result.status, result.error) == ("FAILED", "the object is empty: no header row")
+
+
+def test_loader_logs_progress_and_a_summary_as_json(
+    world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a load slowed by a deferred write, and a short progress interval
+    caplog.set_level(logging.INFO, logger="csv_loader")
+    flaky = FlakyDynamoDB(world.dynamodb, defer_ids=frozenset({"r00001"}), defer_seconds=0.3)
+
+    # WHEN it is loaded
+    _load(world, "incoming/progress.csv", _rows(50), dynamodb=flaky, progress_interval_seconds=0.1)
+
+    # THEN progress lines carry rows and rows/s, and the last line is the summary
+    events = [json.loads(r.getMessage()) for r in caplog.records if r.name == "csv_loader"]
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress and {"rows", "rows_per_s", "rows_written"} <= set(progress[0])
+    assert events[-1]["event"] == "summary" and events[-1]["rows_loaded"] == 50
+
+
+def test_main_exits_2_when_the_environment_is_incomplete() -> None:
+    # GIVEN no loader variables at all
+    # WHEN main runs
+    code = main({"AWS_DEFAULT_REGION": "us-east-1"})
+
+    # THEN it exits with the configuration error code
+    assert code == contract.EXIT_CONFIGURATION_ERROR
+
+
+def test_batch_writer_sends_binary_values_through_botocore(world: Any) -> None:
+    # GIVEN an item json cannot encode (a binary attribute)
+    writer = BatchWriter(world.dynamodb, world.target_table, concurrency=2, max_retry_seconds=1)
+
+    # WHEN it is written
+    writer.put("b1", {"id": {"S": "b1"}, "blob": {"B": b"\x00\x01"}})
+    writer.close()
+
+    # THEN botocore serialized it as usual
+    assert world.items()["b1"]["blob"].value == b"\x00\x01"
