@@ -44,6 +44,7 @@ from loader_writer import (
     DEFAULT_BASE_DELAY_SECONDS,
     DEFAULT_MAX_DELAY_SECONDS,
     BatchWriter,
+    WriteError,
 )
 
 if TYPE_CHECKING:
@@ -60,10 +61,12 @@ CLIENT_MAX_ATTEMPTS: Final = 3
 CONNECT_TIMEOUT_SECONDS: Final = 10
 READ_TIMEOUT_SECONDS: Final = 60
 USER_AGENT_PRODUCT: Final = "constructs-batch-csv-loader/1"
+# Longest error message kept in the ledger and the log.
+MAX_ERROR_CHARS: Final = 2000
 # Consecutive broken GetObject streams resumed before the run fails.
 MAX_READ_RESUMES: Final = 5
 _READ_ERRORS: Final = (BotoCoreError, urllib3.exceptions.HTTPError, OSError)
-# Connections beyond the writer's lanes, for the ledger and the reader.
+# Connections beyond the writer's lanes (ledger updates).
 _SPARE_CONNECTIONS: Final = 4
 
 
@@ -190,7 +193,8 @@ class Loader:
         """Load one object; never raises for a bad file or a failed write (see the result).
 
         Raises:
-            ClientError: the ledger could not be updated (the run cannot be recorded).
+            ClientError, BotoCoreError: the ledger could not be updated (the run cannot be
+                recorded).
         """
         started_at = _now()
         start = self._clock()
@@ -204,6 +208,7 @@ class Loader:
             table=self.settings.target_table,
         )
         counters = _Counters()
+        writes_complete = False
         error: str | None = None
         rejects_key: str | None = None
         with tempfile.TemporaryDirectory(prefix="csv-loader-", dir=self._temp_dir) as work_dir:
@@ -227,6 +232,7 @@ class Loader:
             try:
                 self._stream(source, counters, rejects, digests, writer)
                 writer.close()
+                writes_complete = True
             except Exception as exc:  # any failure is recorded, not raised
                 writer.abort()
                 error = _describe(exc)
@@ -248,7 +254,7 @@ class Loader:
         result = LoadResult(
             object_id=source.object_id,
             status=c.STATUS_FAILED if error else c.STATUS_SUCCEEDED,
-            rows_loaded=counters.accepted - duplicates if error is None else writer.written,
+            rows_loaded=counters.accepted - duplicates if writes_complete else writer.written,
             rows_rejected=rejects.count,
             rows_duplicate=duplicates,
             rejects_key=rejects_key,
@@ -489,7 +495,12 @@ def _now() -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, (LoadError, HeaderError, ConfigurationError)):
+    text = _explain(exc)
+    return text if len(text) <= MAX_ERROR_CHARS else f"{text[:MAX_ERROR_CHARS]}..."
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, (LoadError, HeaderError, ConfigurationError, WriteError)):
         return str(exc)
     if isinstance(exc, UnicodeDecodeError):
         return f"the object is not valid UTF-8: {exc}"

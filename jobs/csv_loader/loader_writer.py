@@ -16,12 +16,13 @@ own standard retries sit underneath this module's capped exponential backoff wit
 jitter, which gives up once a batch has been retried for ``max_retry_seconds``.
 
 Request bodies are JSON-encoded once by ``json.dumps`` (C) instead of botocore walking
-its shape model for every attribute value, which is about a quarter of the CPU of a
-25-item call. ``install_body_encoder`` does it through botocore's public event hooks:
-``provide-client-params`` encodes the items and hands botocore a one-item placeholder with
-the same table names (so endpoint resolution and validation are unchanged), and ``before-call`` puts the encoded
-body in the serialized request, before signing and retries, which are botocore's as usual.
-Parameters that ``json`` cannot encode (binary values) take botocore's normal path.
+its shape model for every attribute value (about a fifth of the CPU of a 25-item call).
+``install_body_encoder`` does it through botocore's public event hooks:
+``provide-client-params`` encodes the items and hands botocore a one-item placeholder
+with the same table names (so endpoint resolution and validation are unchanged), and
+``before-call`` puts the encoded body in the serialized request, before signing and
+retries, which are botocore's as usual. Parameters that ``json`` cannot encode (binary
+values) take botocore's normal path.
 """
 
 from __future__ import annotations

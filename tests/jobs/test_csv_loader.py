@@ -263,16 +263,17 @@ def test_loader_treats_equal_numbers_as_the_same_key(world: Any) -> None:
 
 
 def test_loader_fails_when_rejects_exceed_the_threshold(world: Any) -> None:
-    # GIVEN 10 rows of which 2 are bad, and a 10% threshold
-    body = _rows(8) + "bad,row,notanumber\nworse,row,1,extra\n"
+    # GIVEN 11 rows of which 2 are bad (18%) and 1 repeats a key, and a 10% threshold
+    body = _rows(8) + "r00000,again,0\nbad,row,notanumber\nworse,row,1,extra\n"
 
     # WHEN it is loaded
     result = _load(world, "incoming/threshold.csv", body, reject_threshold=0.1)
 
     # THEN the run fails (exit 1) and says why; the good rows are written all the same
     assert (result.status, result.exit_code) == (contract.STATUS_FAILED, contract.EXIT_FAILED)
-    assert result.error is not None and "REJECT_THRESHOLD" in result.error
-    assert (result.rows_loaded, result.rows_rejected) == (8, 2)
+    assert result.error == "2 of 11 data rows rejected (18.18%), above REJECT_THRESHOLD 0.1"
+    assert (result.rows_loaded, result.rows_duplicate, result.rows_rejected) == (8, 1, 2)
+    assert len(world.items()) == 8
 
 
 def test_loader_fails_when_every_row_is_bad_and_lists_them_all(world: Any) -> None:
