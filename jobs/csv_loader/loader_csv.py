@@ -298,7 +298,9 @@ class DuplicateCounter:
     """Counts rows whose key occurs again later in the file, in constant memory.
 
     Each key's 64-bit digest (Python's ``hash``, stable within one process) goes to an
-    SQLite table on local disk in batches; at the end ``COUNT(*) - COUNT(DISTINCT)``
+    SQLite table on local disk in batches, one multi-row INSERT per batch (one SQLite
+    step: ``executemany`` steps, and releases the GIL, once per row, and each release
+    lets a writer thread take the interpreter from the reader); at the end ``COUNT(*) - COUNT(DISTINCT)``
     (SQLite sorts on disk) gives the number of rows superseded by a later row with the
     same key. Disk use is about 10 bytes per row; memory stays at SQLite's page cache.
     A digest collision (probability about n**2 / 2**65, 1e-7 for 2 million rows) would
@@ -318,12 +320,16 @@ class DuplicateCounter:
         self._db.execute(f"PRAGMA cache_size=-{self._CACHE_KIB}")
         self._db.execute("PRAGMA temp_store=FILE")
         self._db.execute("CREATE TABLE digests (digest INTEGER NOT NULL)")
-        self._pending: list[tuple[int]] = []
+        # One bound parameter per row: a batch stays within SQLite's variable limit.
+        self._batch = min(self._BATCH, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        self._insert_batch = _insert_digests(self._batch)
+        self._pending: list[int] = []
 
     def add(self, key: Hashable) -> None:
         """Record one accepted row's key."""
-        self._pending.append((hash(key),))
-        if len(self._pending) >= self._BATCH:
+        pending = self._pending
+        pending.append(hash(key))
+        if len(pending) >= self._batch:
             self._flush()
 
     def duplicates(self) -> int:
@@ -337,6 +343,12 @@ class DuplicateCounter:
         self._db.close()
 
     def _flush(self) -> None:
-        if self._pending:
-            self._db.executemany("INSERT INTO digests VALUES (?)", self._pending)
+        pending = self._pending
+        if pending:
+            full = len(pending) == self._batch
+            self._db.execute(self._insert_batch if full else _insert_digests(len(pending)), pending)
             self._pending = []
+
+
+def _insert_digests(rows: int) -> str:
+    return "INSERT INTO digests VALUES " + ",".join(["(?)"] * rows)
