@@ -94,8 +94,10 @@ def _encode_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> A
     if not isinstance(items, dict):
         return None
     try:
-        body = json.dumps(params, separators=(",", ":")).encode()
-    except (TypeError, ValueError):
+        # No circular-reference bookkeeping (half the encoding time): request parameters are
+        # trees; a cyclic one ends in RecursionError and takes botocore's path like the rest.
+        body = json.dumps(params, separators=(",", ":"), check_circular=False).encode()
+    except (TypeError, ValueError, RecursionError):
         return None  # not plain JSON (e.g. binary values): botocore serializes it
     context[_BODY_CONTEXT_KEY] = body
     # The smallest request that still passes client-side validation, when it is enabled.
