@@ -11,6 +11,7 @@ is unusable (nothing loaded or recorded).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -68,6 +69,10 @@ MAX_READ_RESUMES: Final = 5
 _READ_ERRORS: Final = (BotoCoreError, urllib3.exceptions.HTTPError, OSError)
 # Connections beyond the writer's lanes (ledger updates).
 _SPARE_CONNECTIONS: Final = 4
+# Allocations between first-generation garbage collections in the job process (Python's
+# default: 700). Every row allocates a few dicts that reference counting frees; at the
+# default the collector runs every ~150 rows and took about 5% of the loader's CPU.
+GC_FIRST_GENERATION_THRESHOLD: Final = 50_000
 
 
 class LoadError(RuntimeError):
@@ -468,8 +473,17 @@ def build_clients(settings: LoaderSettings) -> tuple[S3Client, DynamoDBClient]:
     return s3, dynamodb
 
 
-def main(environ: Mapping[str, str] | None = None) -> int:
-    """Load the object the environment names; returns the process exit code."""
+def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> int:
+    """Load the object the environment names; returns the process exit code.
+
+    Args:
+        environ: the environment. Default: ``os.environ``.
+        tune_gc: tune the process's garbage collector for the load (the job's entry point
+            does): once the clients exist, freeze the objects alive then (botocore's models
+            and clients, kept for the whole run) so that collections stop re-scanning them,
+            and collect the first generation every ``GC_FIRST_GENERATION_THRESHOLD``
+            allocations. Default: False (the caller's collector is left alone).
+    """
     env = os.environ if environ is None else environ
     try:
         settings = LoaderSettings.from_env(env)
@@ -478,6 +492,9 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     except (ConfigurationError, ClientError, BotoCoreError, ValueError) as exc:
         log_event("configuration_error", error=_describe(exc))
         return c.EXIT_CONFIGURATION_ERROR
+    if tune_gc:
+        gc.freeze()
+        gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
     try:
         result = Loader(s3=s3, dynamodb=dynamodb, settings=settings).load(source)
     except Exception as exc:  # the ledger itself failed: the run cannot be recorded
@@ -522,4 +539,4 @@ def _log_to_stdout() -> None:
 
 if __name__ == "__main__":
     _log_to_stdout()
-    sys.exit(main())
+    sys.exit(main(tune_gc=True))
