@@ -8,7 +8,6 @@ infrastructure failures and not application errors, and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias, cast
 
@@ -22,6 +21,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_batch import limits
+from constructs_batch._nag import nag_value
 from constructs_batch.queue import BatchQueue
 
 __all__ = [
@@ -347,7 +347,7 @@ class ContainerJob(Construct):
         if not isinstance(principal, Construct):
             return
         policy = principal.node.try_find_child("DefaultPolicy") or principal
-        flat = _flatten_cfn(Stack.of(policy).resolve(arn))
+        flat = nag_value(policy, arn)
         Validations.of(policy).acknowledge(
             Acknowledgment(
                 id=f"AwsSolutions-IAM5[Resource::{flat}]",
@@ -490,28 +490,6 @@ def _fargate_architecture(queue: BatchQueue | None) -> ecs.CpuArchitecture | Non
     return (
         ecs.CpuArchitecture.ARM64 if queue.architecture == "arm64" else ecs.CpuArchitecture.X86_64
     )
-
-
-def _flatten_cfn(node: Any) -> str:
-    """A resolved CloudFormation value as the flat string cdk-nag names findings with."""
-    if node is None:
-        return ""
-    if isinstance(node, str):
-        return node.replace("${", "<").replace("}", ">")
-    if isinstance(node, dict):
-        if "Fn::Join" in node:
-            delimiter, items = node["Fn::Join"]
-            return str(delimiter).join(_flatten_cfn(item) for item in items)
-        if "Fn::Sub" in node:
-            return _flatten_cfn(node["Fn::Sub"])
-        if "Fn::GetAtt" in node:
-            resource, attribute = node["Fn::GetAtt"]
-            return f"<{_flatten_cfn(resource)}.{_flatten_cfn(attribute)}>"
-        if "Fn::ImportValue" in node:
-            return _flatten_cfn(node["Fn::ImportValue"])
-        if "Ref" in node:
-            return f"<{_flatten_cfn(node['Ref'])}>"
-    return json.dumps(node, separators=(",", ":"))
 
 
 def _fmt(value: float) -> str:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from aws_cdk import (
     Acknowledgment,
@@ -42,6 +40,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_batch._nag import nag_value
 from constructs_batch.compute import FargateCompute
 from constructs_batch.job import ContainerJob
 from constructs_batch.limits import check_range, raise_if_errors
@@ -88,25 +87,6 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 DLQ_ALARM_THRESHOLD = 1
 
 
-def _nag_arn(bucket: s3.IBucket) -> str:
-    """How cdk-nag spells a bucket's ARN in a finding id (``<Logical.Arn>``, ``<AWS::Partition>``)."""
-    return _nag_string(Stack.of(bucket).resolve(bucket.bucket_arn))
-
-
-def _nag_string(value: Any) -> str:
-    """cdk-nag's string form of a resolved value: Ref X -> <X>, GetAtt [X, Y] -> <X.Y>."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Ref" in value:
-        return f"<{value['Ref']}>"
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return "<{}.{}>".format(*value["Fn::GetAtt"])
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(_nag_string(part) for part in parts)
-    raise ValueError(f"cannot express {value!r} as a cdk-nag finding id")
-
-
 def _acknowledge_notifications_handler(stack: Stack) -> None:
     """The Lambda CDK adds to configure bucket notifications uses the basic execution policy."""
     for child in stack.node.children:
@@ -123,7 +103,7 @@ def _acknowledge_notifications_handler(stack: Stack) -> None:
 
 def _runtime_dir(package: str) -> str:
     """Directory of a runtime package shipped with the library (checkout or wheel)."""
-    return str(Path(str(importlib.resources.files(package))))
+    return str(importlib.resources.files(package))
 
 
 #: Files never shipped in an asset (they would also churn its hash).
@@ -263,7 +243,7 @@ class CsvToDynamoDbPipeline(Construct):
         for prefix in prefixes:
             Validations.of(role).acknowledge(
                 Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{_nag_arn(self.bucket)}/{prefix}*]",
+                    id=f"AwsSolutions-IAM5[Resource::{nag_value(self, self.bucket.bucket_arn)}/{prefix}*]",
                     reason="Object keys are only known at run time; access is limited to "
                     f"{', '.join(actions)} under the {prefix} prefix",
                 )
