@@ -23,6 +23,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from constructs_batch._arguments import checked_arguments
 from constructs_batch.limits import (
     AL2023_UNSUPPORTED_FAMILIES,
     MAX_GP3_VOLUME_GIB,
@@ -52,7 +53,9 @@ __all__ = [
     "BatchCompute",
     "Ec2Compute",
     "FargateCompute",
+    "PlainCompute",
     "UnmanagedCompute",
+    "as_batch_compute",
     "secure_launch_template",
 ]
 
@@ -109,6 +112,86 @@ class BatchCompute(Construct):
         return None
 
 
+class PlainCompute:
+    """A plain aws-cdk-lib compute environment, seen as a :class:`BatchCompute` is.
+
+    Made by :func:`as_batch_compute` for what a queue can learn from the L2's own
+    properties: Fargate or EC2, Spot, ``maxv_cpus`` and, for managed EC2, the instance
+    types and classes. The L2 does not say whether Batch's ``optimal`` (or default)
+    instance types were added to them, so they are assumed possible: the capacity is
+    then never smaller than what AWS could place, and no valid job is refused. A
+    Fargate L2 does not say which subnets it uses: ``assign_public_ip`` is False
+    (give Fargate jobs ``assign_public_ip=True`` in public subnets without NAT).
+
+    Attributes:
+        compute_environment: the L2 (the escape hatch).
+        node: the L2's construct node (its id names it in messages).
+        fargate, spot, architecture, max_vcpus, assign_public_ip: as on
+            :class:`BatchCompute`.
+        instance_types: names of the instance types and classes it may launch,
+            including Batch's optimal or default ones where the L2 may add them.
+    """
+
+    def __init__(
+        self,
+        compute_environment: batch.IComputeEnvironment,
+        *,
+        fargate: bool,
+        spot: bool,
+        max_vcpus: float | None,
+        instance_types: Sequence[str] = (),
+    ) -> None:
+        self.compute_environment = compute_environment
+        self.node = compute_environment.node
+        self.fargate = fargate
+        self.spot = spot
+        self.max_vcpus = max_vcpus
+        self.instance_types = list(instance_types)
+        self.architecture: str | None = "x86_64" if fargate else _architecture(instance_types)
+        self.assign_public_ip = False
+
+    def largest_instance(self) -> InstanceCapacity | None:
+        """As :meth:`BatchCompute.largest_instance`: None for Fargate, unmanaged or unknown."""
+        return _largest(self.instance_types) if self.instance_types else None
+
+
+def as_batch_compute(environment: object) -> BatchCompute | PlainCompute | None:
+    """This library's view of a compute environment; None when nothing can be derived.
+
+    A :class:`BatchCompute` is returned as is. An aws-cdk-lib
+    ``FargateComputeEnvironment``, ``ManagedEc2EcsComputeEnvironment`` or
+    ``UnmanagedComputeEnvironment`` becomes a :class:`PlainCompute`. An imported
+    environment (``from_*_arn``) or an EKS one gives None: the caller refuses it.
+    """
+    if isinstance(environment, BatchCompute):
+        return environment
+    if isinstance(environment, batch.FargateComputeEnvironment):
+        return PlainCompute(
+            environment,
+            fargate=True,
+            spot=bool(environment.spot),
+            max_vcpus=environment.maxv_cpus,
+        )
+    if isinstance(environment, batch.ManagedEc2EcsComputeEnvironment):
+        names = [t.to_string() for t in environment.instance_types]
+        names += [_instance_class_name(c) for c in environment.instance_classes]
+        # What the L2 may add without saying so (optimal by default, or Batch's default
+        # types): the architecture of explicit names rules out the other default.
+        arch = _architecture(names)
+        implicit = [_OPTIMAL, "default_x86_64"] if arch != "arm64" else []
+        implicit += ["default_arm64"] if arch != "x86_64" else []
+        return PlainCompute(
+            environment,
+            fargate=False,
+            spot=bool(environment.spot),
+            max_vcpus=environment.maxv_cpus,
+            instance_types=names + implicit,
+        )
+    if isinstance(environment, batch.UnmanagedComputeEnvironment):
+        return PlainCompute(environment, fargate=False, spot=False, max_vcpus=None)
+    return None
+
+
 class FargateCompute(BatchCompute):
     """A Fargate or Fargate Spot compute environment in the network's job subnets.
 
@@ -116,6 +199,7 @@ class FargateCompute(BatchCompute):
         compute_environment: the ``batch.FargateComputeEnvironment``.
     """
 
+    @checked_arguments
     def __init__(
         self,
         scope: Construct,
@@ -176,6 +260,7 @@ class Ec2Compute(BatchCompute):
             (``["optimal"]`` when none were given).
     """
 
+    @checked_arguments
     def __init__(
         self,
         scope: Construct,
@@ -350,6 +435,7 @@ class UnmanagedCompute(BatchCompute):
             None without container instances.
     """
 
+    @checked_arguments
     def __init__(
         self,
         scope: Construct,

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias, cast
 
-from aws_cdk import Acknowledgment, Duration, Fn, Size, SizeRoundingBehavior, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    Duration,
+    Fn,
+    Size,
+    SizeRoundingBehavior,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -21,8 +30,9 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_batch import limits
+from constructs_batch._arguments import checked_arguments
 from constructs_batch._nag import nag_value
-from constructs_batch.queue import BatchQueue
+from constructs_batch.queue import IBatchQueue, as_batch_queue
 
 __all__ = [
     "DEFAULT_LOG_RETENTION",
@@ -118,6 +128,8 @@ class ContainerJob(Construct):
     gpus: int
     assign_public_ip: bool
 
+    # secrets: their own check names the kinds of secret allowed.
+    @checked_arguments(skip=("secrets",))
     def __init__(
         self,
         scope: Construct,
@@ -128,7 +140,7 @@ class ContainerJob(Construct):
         memory: Size = DEFAULT_MEMORY,
         gpus: int = 0,
         fargate: bool | None = None,
-        queue: BatchQueue | None = None,
+        queue: IBatchQueue | batch.IJobQueue | None = None,
         command: Sequence[str] | None = None,
         environment: Mapping[str, str] | None = None,
         secrets: Mapping[str, SecretSource] | None = None,
@@ -157,8 +169,10 @@ class ContainerJob(Construct):
             fargate: run on Fargate (True) or EC2 (False). Default: None (the
                 platform of ``queue``, or EC2 without a queue).
             queue: the queue the job is meant for: decides the platform and the
-                public IP, and the job is checked to fit it. Default: None (no check
-                until :meth:`grant_submit`).
+                public IP, and the job is checked to fit it. A :class:`BatchQueue`, an
+                imported one (``BatchQueue.from_job_queue_arn`` / ``from_lookup``) or
+                an aws-cdk-lib ``batch.JobQueue`` whose compute environments tell its
+                capacity. Default: None (no check until :meth:`grant_submit`).
             command: the container command. Default: None (the image's CMD).
             environment: environment variables (names must not start with
                 ``AWS_BATCH``). Default: None.
@@ -195,10 +209,11 @@ class ContainerJob(Construct):
             ValueError: listing every invalid argument, including every reason the
                 job can never run on ``queue``.
         """
-        super().__init__(scope, construct_id)
+        queue = as_batch_queue(queue) if queue is not None else None
         is_fargate = fargate if fargate is not None else (queue.fargate if queue else False)
         memory_mib = memory.to_mebibytes(rounding=SizeRoundingBehavior.NONE)
-        limits.raise_if_errors(
+        _raise_unless_pending(
+            queue,
             [
                 *_resource_errors(vcpus, memory_mib, gpus, is_fargate, queue),
                 *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
@@ -217,8 +232,9 @@ class ContainerJob(Construct):
                     if queue is not None
                     else []
                 ),
-            ]
+            ],
         )
+        super().__init__(scope, construct_id)
 
         self.fargate = is_fargate
         self.vcpus = vcpus
@@ -302,17 +318,23 @@ class ContainerJob(Construct):
             [{"ContainerPath": path, "SourceVolume": SCRATCH_VOLUME, "ReadOnly": False}],
         )
 
-    def placement_errors(self, queue: BatchQueue) -> list[str]:
+    def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
         """Why this job can never run on ``queue``; empty if it can.
 
         Args:
-            queue: the queue to check against (see :meth:`BatchQueue.placement_errors`).
+            queue: the queue to check against (see :meth:`BatchQueue.placement_errors`);
+                anything ``ContainerJob(queue=...)`` accepts.
+
+        Raises:
+            ValueError: if the queue's capacity cannot be known (see ``queue``).
         """
-        return queue.placement_errors(
+        return as_batch_queue(queue).placement_errors(
             vcpus=self.vcpus, memory_mib=self.memory_mib, gpus=self.gpus, fargate=self.fargate
         )
 
-    def grant_submit(self, grantee: iam.IGrantable, queue: BatchQueue) -> iam.Grant:
+    def grant_submit(
+        self, grantee: iam.IGrantable, queue: IBatchQueue | batch.IJobQueue
+    ) -> iam.Grant:
         """Let ``grantee`` submit this job, any revision of it, to ``queue``.
 
         Grants ``batch:SubmitJob`` on the queue and on every revision of the job
@@ -323,13 +345,16 @@ class ContainerJob(Construct):
 
         Args:
             grantee: who submits (a Lambda function, a role, a state machine...).
-            queue: the queue the job is submitted to.
+            queue: the queue the job is submitted to (anything ``ContainerJob(queue=...)``
+                accepts).
 
         Raises:
             ValueError: if the job can never run on ``queue`` (wrong platform, too
-                many vCPUs, too much memory, GPUs the queue has not...).
+                many vCPUs, too much memory, GPUs the queue has not...), or the
+                queue's capacity cannot be known.
         """
-        limits.raise_if_errors(self.placement_errors(queue))
+        queue = as_batch_queue(queue)
+        _raise_unless_pending(queue, self.placement_errors(queue))
         all_revisions = self.all_revisions_arn
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
@@ -370,8 +395,24 @@ class ContainerJob(Construct):
         )
 
 
+def _raise_unless_pending(queue: IBatchQueue | None, errors: Sequence[str]) -> None:
+    """Raise the errors, unless they were judged against a queue whose lookup is pending.
+
+    On the CDK CLI's first pass a looked-up queue's platform and capacity are not known
+    yet: the errors are recorded as information (the pass's output is discarded, and
+    the next pass, with the values, raises them).
+    """
+    if queue is not None and queue.lookup_pending:
+        if errors:
+            Annotations.of(cast(Construct, queue)).add_info(
+                "checks deferred until the queue lookup completes: " + "; ".join(errors)
+            )
+        return
+    limits.raise_if_errors(errors)
+
+
 def _resource_errors(
-    vcpus: float, memory_mib: float, gpus: int, fargate: bool, queue: BatchQueue | None
+    vcpus: float, memory_mib: float, gpus: int, fargate: bool, queue: IBatchQueue | None
 ) -> list[str]:
     errors = []
     if not limits.is_token(vcpus):
@@ -484,7 +525,7 @@ def _to_batch_secret(source: SecretSource) -> batch.Secret:
     return batch.Secret.from_ssm_parameter(cast(ssm.IParameter, source))
 
 
-def _fargate_architecture(queue: BatchQueue | None) -> ecs.CpuArchitecture | None:
+def _fargate_architecture(queue: IBatchQueue | None) -> ecs.CpuArchitecture | None:
     if queue is None or queue.architecture is None:
         return None
     return (

@@ -214,6 +214,13 @@ GPU_FAMILIES = frozenset(name.split(".")[0] for name in _GPU_TYPES)
 #: Region (c4/m4/r4, or c5/m5/r5 where those are missing): the largest it can
 #: launch is what a job is checked against.
 OPTIMAL_FAMILIES = ("c4", "m4", "r4")
+#: Batch's default instance types by architecture (instance-type compute table of the
+#: Batch user guide; aws-cdk-lib's ``DefaultInstanceClass``): ``default_x86_64`` picks
+#: from m6i, c6i, r6i and c7i, ``default_arm64`` from m6g, c6g, r6g and c7g.
+DEFAULT_INSTANCE_FAMILIES: Mapping[str, tuple[str, ...]] = {
+    "default_x86_64": ("m6i", "c6i", "r6i", "c7i"),
+    "default_arm64": ("m6g", "c6g", "r6g", "c7g"),
+}
 
 _SIZE = re.compile(r"^(?:(?P<n>\d+)?xlarge|large|medium)$")
 
@@ -250,10 +257,12 @@ def instance_capacity(instance_type: str) -> InstanceCapacity | None:
 def instance_class_capacity(instance_class: str) -> InstanceCapacity | None:
     """Capacity of the largest size of an instance family such as ``c6i``; None if unknown.
 
-    ``optimal`` stands for Batch's optimal instance type.
+    ``optimal``, ``default_x86_64`` and ``default_arm64`` stand for the largest
+    instance of the families Batch picks from for them.
     """
-    if instance_class == "optimal":
-        caps = [instance_class_capacity(f) for f in OPTIMAL_FAMILIES]
+    if instance_class == "optimal" or instance_class in DEFAULT_INSTANCE_FAMILIES:
+        families = DEFAULT_INSTANCE_FAMILIES.get(instance_class, OPTIMAL_FAMILIES)
+        caps = [instance_class_capacity(f) for f in families]
         known = [c for c in caps if c is not None]
         return max(known, key=lambda c: (c.memory_mib, c.vcpus)) if known else None
     if instance_class in GPU_FAMILIES:
@@ -273,8 +282,10 @@ def instance_family_architecture(instance_type_or_class: str) -> str | None:
     gpu = next((c for n, c in _GPU_TYPES.items() if n.split(".")[0] == name), None)
     if gpu is not None:
         return gpu.architecture
-    if name == "optimal":
+    if name in ("optimal", "default_x86_64"):
         return "x86_64"
+    if name == "default_arm64":
+        return "arm64"
     # Graviton families carry a "g" after the generation digit (c7g, m6gd, r8g).
     if re.match(r"^[a-z]+\d+g[a-z]*$", name):
         return "arm64"
@@ -392,3 +403,13 @@ def check_at_least(argument: str, value: float | None, low: float) -> list[str]:
     if value is None or is_token(value) or value >= low:
         return []
     return [f"{argument} must be at least {_fmt(low)}, got {_fmt(value)}"]
+
+
+# --- fair-share scheduling (SchedulingPolicy) ------------------------------------------
+#: A share identifier: up to 255 letters and digits, optionally followed by ``*`` (a
+#: prefix); at most 500 per queue; weight factors 0.0001 to 999.9999, lower getting
+#: more (ShareAttributes API).
+SHARE_IDENTIFIER_PATTERN = r"[A-Za-z0-9]{1,255}\*?"
+MAX_SHARE_IDENTIFIERS = 500
+MIN_WEIGHT_FACTOR = 0.0001
+MAX_WEIGHT_FACTOR = 999.9999

@@ -22,6 +22,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_batch._arguments import checked_arguments
 from constructs_batch.limits import (
     MAX_VPC_PREFIX_LENGTH,
     MIN_MAX_AZS,
@@ -110,6 +111,7 @@ class BatchNetwork(Construct):
         flow_log: the VPC flow log; None for an existing VPC.
     """
 
+    @checked_arguments
     def __init__(
         self,
         scope: Construct,

@@ -23,6 +23,7 @@ from aws_cdk import (
     Stack,
     Validations,
 )
+from aws_cdk import aws_batch as batch
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -40,12 +41,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_batch._arguments import checked_arguments
 from constructs_batch._nag import nag_value
 from constructs_batch.compute import FargateCompute
 from constructs_batch.job import ContainerJob
 from constructs_batch.limits import check_range, raise_if_errors
 from constructs_batch.network import BatchNetwork
-from constructs_batch.queue import BatchQueue
+from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
 from constructs_batch.runtime.csv_loader import loader_contract as loader
 from constructs_batch.runtime.submit_job import submit_contract as submitter
 
@@ -114,8 +116,11 @@ class CsvToDynamoDbPipeline(Construct):
     """Load every CSV object dropped under ``incoming/`` into a DynamoDB table.
 
     Args:
-        queue: the Batch queue the loader runs on. Default: a small Fargate Spot
-            queue on a new ``PUBLIC`` network (nothing billed while idle).
+        queue: the Batch queue the loader runs on: a ``BatchQueue``, an imported one
+            (``BatchQueue.from_job_queue_arn`` / ``from_lookup``) or an aws-cdk-lib
+            ``batch.JobQueue`` whose compute environments tell its capacity.
+            Default: a small Fargate Spot queue on a new ``PUBLIC`` network (nothing
+            billed while idle).
         bucket: an existing input bucket. Default: a new encrypted, versioned
             bucket with server access logs, SSL only, no public access.
         table: an existing target table whose key attributes are ``key_columns``.
@@ -139,12 +144,13 @@ class CsvToDynamoDbPipeline(Construct):
         batch_queue, alarm_topic, failed_job_rule.
     """
 
+    @checked_arguments
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        queue: BatchQueue | None = None,
+        queue: IBatchQueue | batch.IJobQueue | None = None,
         bucket: s3.IBucket | None = None,
         table: dynamodb.ITable | None = None,
         key_columns: Sequence[str] = ("id",),
@@ -167,7 +173,7 @@ class CsvToDynamoDbPipeline(Construct):
         self.removal_policy = removal_policy
 
         # --- build -----------------------------------------------------------
-        self.batch_queue = queue or self._default_queue()
+        self.batch_queue = as_batch_queue(queue) if queue is not None else self._default_queue()
         self.bucket = bucket or self._input_bucket()
         self.table = table or self._table("Table", key_columns)
         self.ledger = self._table("Ledger", [submitter.LEDGER_KEY])

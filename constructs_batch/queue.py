@@ -1,27 +1,43 @@
 """Job queues for AWS Batch: ordered compute environments checked at synth.
 
-A :class:`BatchQueue` ties up to three compute constructs together in order of
-preference and knows enough about them to say, at synth, whether a job can ever
-be placed on it (:meth:`BatchQueue.placement_errors`).
+A :class:`BatchQueue` ties up to three compute environments together in order of
+preference and knows the largest job it can ever place (its :class:`QueueCapacity`),
+so that a job that could never run there fails at synth
+(:meth:`BatchQueue.placement_errors`).
+
+Queues from elsewhere carry a capacity too: :meth:`BatchQueue.from_job_queue_arn`
+(given one), :meth:`BatchQueue.from_lookup` (read from the SSM parameter a
+:class:`~constructs_batch.platform.BatchPlatform` publishes), and a plain
+aws-cdk-lib ``batch.JobQueue`` whose compute environments tell it
+(:func:`as_batch_queue`). Everything that takes a queue (``ContainerJob``, its
+``grant_submit``, the pipeline, workflows) accepts any of them, with the same checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from typing import Protocol, cast
 
-from aws_cdk import Duration
+from aws_cdk import Annotations, ContextProvider, Duration, Stack, Token
 from aws_cdk import aws_batch as batch
-from constructs import Construct
+from aws_cdk import cloud_assembly_schema as cxschema
+from constructs import Construct, Node
 
 from constructs_batch import limits
-from constructs_batch.compute import BatchCompute
+from constructs_batch._arguments import checked_arguments
+from constructs_batch.capacity import QueueCapacity, fargate_capacity, platform_errors
+from constructs_batch.compute import BatchCompute, PlainCompute, as_batch_compute
 from constructs_batch.limits import InstanceCapacity
 
 __all__ = [
+    "CAPACITY_PARAMETER_SUFFIX",
     "DEFAULT_FAIR_SHARE_DECAY",
     "DEFAULT_PRIORITY",
     "DEFAULT_RUNNABLE_TIMEOUT",
     "BatchQueue",
+    "IBatchQueue",
+    "as_batch_queue",
 ]
 
 #: Priority only orders queues that share a compute environment (higher runs first).
@@ -36,9 +52,137 @@ DEFAULT_PRIORITY = 10
 #: run into a FAILED job (and an alarm) instead of one that blocks the queue forever.
 DEFAULT_RUNNABLE_TIMEOUT = Duration.minutes(30)
 
-#: Fair-share policy made by ``fair_share=True``: usage over the past hour counts, so
-#: a share identifier that just ran a burst yields to the others for a while.
+#: Fair-share policy made by ``fair_share=True`` or a dict of weights: usage over the
+#: past hour counts, so a share identifier that just ran a burst yields to the others
+#: for a while.
 DEFAULT_FAIR_SHARE_DECAY = Duration.hours(1)
+
+#: A queue's capacity is published at ``<queue ARN parameter name>`` + this suffix.
+CAPACITY_PARAMETER_SUFFIX = "/capacity"
+
+_LOOKUP_PENDING = "constructs-batch:lookup-pending"
+
+
+class IBatchQueue(Protocol):
+    """What every queue the library accepts offers: a local, imported or looked-up queue.
+
+    Attributes:
+        node: the construct node (its id names the queue in messages).
+        job_queue: the ``batch.IJobQueue`` jobs are submitted to.
+        capacity: the largest job the queue can place, and its platform.
+        fargate: ``capacity.fargate``.
+        architecture: ``capacity.architecture``.
+        assign_public_ip: ``capacity.assign_public_ip``.
+        lookup_pending: True while :meth:`BatchQueue.from_lookup` waits for the CDK
+            CLI to fill its context: placement checks are deferred to the next pass.
+    """
+
+    @property
+    def node(self) -> Node: ...
+
+    @property
+    def job_queue(self) -> batch.IJobQueue: ...
+
+    @property
+    def capacity(self) -> QueueCapacity: ...
+
+    @property
+    def fargate(self) -> bool: ...
+
+    @property
+    def architecture(self) -> str | None: ...
+
+    @property
+    def assign_public_ip(self) -> bool: ...
+
+    @property
+    def lookup_pending(self) -> bool: ...
+
+    def placement_errors(
+        self,
+        *,
+        vcpus: float,
+        memory_mib: int,
+        gpus: int,
+        fargate: bool,
+        argument_prefix: str = "",
+    ) -> list[str]:
+        """Why a job needing these resources can never run on the queue; empty if it can."""
+        ...
+
+
+class _CapacityQueue:
+    """Attributes and checks of a queue that knows only its capacity (imported, L2)."""
+
+    node: Node
+    job_queue: batch.IJobQueue
+    capacity: QueueCapacity
+    lookup_pending: bool = False
+
+    @property
+    def fargate(self) -> bool:
+        return self.capacity.fargate
+
+    @property
+    def architecture(self) -> str | None:
+        return self.capacity.architecture
+
+    @property
+    def assign_public_ip(self) -> bool:
+        return self.capacity.fargate and self.capacity.assign_public_ip
+
+    def placement_errors(
+        self,
+        *,
+        vcpus: float,
+        memory_mib: int,
+        gpus: int,
+        fargate: bool,
+        argument_prefix: str = "",
+    ) -> list[str]:
+        """Why a job needing these resources can never run here (see QueueCapacity)."""
+        if self.lookup_pending:
+            return []
+        return self.capacity.placement_errors(
+            vcpus=vcpus,
+            memory_mib=memory_mib,
+            gpus=gpus,
+            fargate=fargate,
+            where=f"queue {self.node.id}",
+            argument_prefix=argument_prefix,
+        )
+
+
+class _ImportedQueue(_CapacityQueue, Construct):
+    """A queue of another stack or app, with the capacity it was given or looked up."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        job_queue_arn: str,
+        capacity: QueueCapacity,
+        lookup_pending: bool = False,
+    ) -> None:
+        Construct.__init__(self, scope, construct_id)
+        self.job_queue = batch.JobQueue.from_job_queue_arn(self, "Resource", job_queue_arn)
+        self.capacity = capacity
+        self.lookup_pending = lookup_pending
+        if lookup_pending:
+            Annotations.of(self).add_info(
+                f"queue {construct_id}: its ARN and capacity are context lookups the CDK "
+                "CLI has not filled yet; placement checks run on the next synth pass"
+            )
+
+
+class _PlainQueue(_CapacityQueue):
+    """An aws-cdk-lib ``batch.JobQueue`` seen through its compute environments."""
+
+    def __init__(self, job_queue: batch.JobQueue, capacity: QueueCapacity) -> None:
+        self.node = job_queue.node
+        self.job_queue = job_queue
+        self.capacity = capacity
 
 
 class BatchQueue(Construct):
@@ -50,7 +194,11 @@ class BatchQueue(Construct):
 
     Attributes:
         job_queue: the underlying ``batch.JobQueue`` (the escape hatch).
-        environments: the compute constructs, in order of preference.
+        environments: the compute environments as the library sees them
+            (:class:`BatchCompute` or, for aws-cdk-lib L2s, :class:`PlainCompute`), in
+            order of preference.
+        capacity: the largest job the queue can place (derived from the
+            environments, or the ``capacity`` given).
         fargate: True when the environments are Fargate (all or none are).
         assign_public_ip: whether Fargate jobs on this queue need a public IP (some
             environment runs in public subnets without NAT); False for EC2 queues.
@@ -58,64 +206,86 @@ class BatchQueue(Construct):
             ``"arm64"``); None when none of them knows it at synth.
         priority: the queue priority (0-1000, higher runs first).
         scheduling_policy: the fair-share policy; None for first-in, first-out.
+        lookup_pending: always False (see :class:`IBatchQueue`).
     """
 
     job_queue: batch.JobQueue
-    environments: tuple[BatchCompute, ...]
+    environments: tuple[BatchCompute | PlainCompute, ...]
     fargate: bool
     assign_public_ip: bool
     architecture: str | None
     priority: int
     scheduling_policy: batch.IFairshareSchedulingPolicy | None
+    lookup_pending = False
 
+    @checked_arguments
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        environments: Sequence[BatchCompute],
+        environments: Sequence[BatchCompute | batch.IComputeEnvironment],
         priority: int = DEFAULT_PRIORITY,
-        fair_share: batch.IFairshareSchedulingPolicy | bool | None = None,
+        fair_share: bool | Mapping[str, float] | batch.IFairshareSchedulingPolicy | None = None,
         runnable_timeout: Duration | None = DEFAULT_RUNNABLE_TIMEOUT,
+        capacity: QueueCapacity | None = None,
     ) -> None:
         """Create the queue.
 
         Args:
             scope: the parent construct.
             construct_id: the construct id.
-            environments: 1 to 3 compute constructs, first preferred; all Fargate or
-                all EC2/unmanaged, one CPU architecture.
+            environments: 1 to 3 compute environments, first preferred: this library's
+                compute constructs or aws-cdk-lib's (``FargateComputeEnvironment``,
+                ``ManagedEc2EcsComputeEnvironment``, ``UnmanagedComputeEnvironment``);
+                all Fargate or all EC2/unmanaged, one CPU architecture. An imported
+                environment (``from_*_arn``) needs ``capacity``.
             priority: 0 to 1000, higher runs first among queues sharing an
                 environment. Default: ``DEFAULT_PRIORITY`` (10).
-            fair_share: True for a fair-share policy with ``DEFAULT_FAIR_SHARE_DECAY``
-                and equal weights, or a policy of your own. Jobs submitted to a
-                fair-share queue must carry a share identifier. Default: None
-                (first-in, first-out).
+            fair_share: True for a fair-share policy with equal weights, a mapping of
+                share identifier to weight factor (0.0001 to 999.9999; a LOWER weight
+                gets MORE of the compute: ``{"teamA": 1, "teamB": 3}`` gives teamA
+                three times teamB's vCPUs; an identifier ending in ``*`` covers every
+                identifier with that prefix), both with ``DEFAULT_FAIR_SHARE_DECAY``,
+                or a policy of your own. Jobs submitted to a fair-share queue must
+                carry a share identifier. Default: None (first-in, first-out).
             runnable_timeout: cancel a job that stays RUNNABLE at the head of the
                 queue this long because no environment can ever hold it or none has
                 capacity (600 s to 24 h); None keeps such jobs waiting forever.
                 Default: ``DEFAULT_RUNNABLE_TIMEOUT`` (30 minutes).
+            capacity: the largest job the queue can place, when the environments
+                cannot tell it (imported ones) or you want to promise less.
+                Default: None (derived from the environments).
 
         Raises:
             ValueError: listing every invalid argument.
         """
-        super().__init__(scope, construct_id)
-        envs = tuple(environments)
+        envs, env_errors = _as_environments(environments, capacity)
         timeout_seconds = None if runnable_timeout is None else runnable_timeout.to_seconds()
         limits.raise_if_errors(
             [
-                *_environment_errors(envs),
+                *env_errors,
+                *(_environment_errors(envs) if not env_errors else []),
                 *limits.check_range(
                     "priority", priority, limits.MIN_QUEUE_PRIORITY, limits.MAX_QUEUE_PRIORITY
                 ),
                 *_seconds_errors("runnable_timeout", timeout_seconds),
+                *_fair_share_errors(fair_share),
+                *_capacity_errors(envs, capacity),
             ]
         )
+        super().__init__(scope, construct_id)
 
         self.environments = envs
+        self._capacity = capacity
         self.fargate = envs[0].fargate
         self.assign_public_ip = self.fargate and any(env.assign_public_ip for env in envs)
         self.architecture = next((env.architecture for env in envs if env.architecture), None)
+        if capacity is not None:
+            self.assign_public_ip = self.fargate and (
+                capacity.assign_public_ip or self.assign_public_ip
+            )
+            self.architecture = capacity.architecture or self.architecture
         self.priority = priority
         self.scheduling_policy = self._scheduling_policy(fair_share)
 
@@ -133,7 +303,25 @@ class BatchQueue(Construct):
             job_state_time_limit_actions=_cancel_stuck_jobs(runnable_timeout),
         )
 
+    @property
+    def capacity(self) -> QueueCapacity:
+        """The largest job this queue can place: the ``capacity`` given, else derived.
+
+        Derived: Fargate queues can place Fargate's largest size under the highest
+        ``max_vcpus``; EC2 queues the most vCPUs (capped by ``max_vcpus``), memory
+        and GPUs of any instance their environments can launch, each None when an
+        environment cannot tell (unmanaged, unknown instance types).
+        """
+        if self._capacity is not None:
+            return self._capacity
+        return _derived_capacity(
+            self.environments,
+            architecture=self.architecture,
+            assign_public_ip=self.assign_public_ip,
+        )
+
     @classmethod
+    @checked_arguments
     def spot_first(
         cls,
         scope: Construct,
@@ -142,7 +330,7 @@ class BatchQueue(Construct):
         spot: BatchCompute,
         on_demand: BatchCompute,
         priority: int = DEFAULT_PRIORITY,
-        fair_share: batch.IFairshareSchedulingPolicy | bool | None = None,
+        fair_share: bool | Mapping[str, float] | batch.IFairshareSchedulingPolicy | None = None,
         runnable_timeout: Duration | None = DEFAULT_RUNNABLE_TIMEOUT,
     ) -> BatchQueue:
         """A queue that places jobs on Spot capacity and falls back to on-demand.
@@ -184,6 +372,86 @@ class BatchQueue(Construct):
             runnable_timeout=runnable_timeout,
         )
 
+    @staticmethod
+    @checked_arguments
+    def from_job_queue_arn(
+        scope: Construct, construct_id: str, job_queue_arn: str, *, capacity: QueueCapacity
+    ) -> IBatchQueue:
+        """A queue of another stack or app, checked like a local one.
+
+        Args:
+            scope: the parent construct.
+            construct_id: the construct id.
+            job_queue_arn: the queue's ARN (a literal or a token).
+            capacity: the largest job it can place, as its owner publishes it
+                (``QueueCapacity.from_json(...)`` of the platform's capacity
+                parameter or output).
+
+        Raises:
+            ValueError: if the ARN is not a job queue ARN.
+        """
+        if not Token.is_unresolved(job_queue_arn) and not _JOB_QUEUE_ARN.fullmatch(job_queue_arn):
+            raise ValueError(
+                "job_queue_arn must be arn:<partition>:batch:<region>:<account>:job-queue/<name>, "
+                f"got {job_queue_arn!r}"
+            )
+        return _ImportedQueue(scope, construct_id, job_queue_arn=job_queue_arn, capacity=capacity)
+
+    @staticmethod
+    @checked_arguments
+    def from_lookup(scope: Construct, construct_id: str, *, parameter_name: str) -> IBatchQueue:
+        """A queue published by a :class:`~constructs_batch.platform.BatchPlatform`, by name.
+
+        Reads, with CDK's standard context lookup (cached in ``cdk.context.json``,
+        refreshed with ``cdk context --reset``), the SSM parameter ``parameter_name``
+        (the queue's ARN) and ``parameter_name + CAPACITY_PARAMETER_SUFFIX`` (its
+        capacity as JSON). The stack needs an explicit account and Region. On the CDK
+        CLI's first pass, before the lookup is done, the queue has a placeholder ARN
+        and ``lookup_pending`` is True: checks against it are deferred (nothing fails,
+        nothing is passed), and the CLI synthesizes again with the values.
+
+        Args:
+            scope: the parent construct.
+            construct_id: the construct id.
+            parameter_name: the name of the parameter that holds the queue's ARN,
+                e.g. ``/constructs-batch/BatchPlatform/queues/default``.
+
+        Raises:
+            ValueError: if the stack is environment-agnostic, or a looked-up value is
+                not a job queue ARN or a capacity.
+        """
+        stack = Stack.of(scope)
+        if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+            raise ValueError(
+                f"BatchQueue.from_lookup needs a stack with an explicit account and Region to "
+                f"read {parameter_name!r}, got the environment-agnostic stack {stack.node.id}: "
+                "give the stack env=Environment(account=..., region=...), or import the queue "
+                "with BatchQueue.from_job_queue_arn(..., capacity=QueueCapacity(...))"
+            )
+        arn = _lookup(scope, parameter_name)
+        capacity_json = _lookup(scope, parameter_name + CAPACITY_PARAMETER_SUFFIX)
+        if _LOOKUP_PENDING in (arn, capacity_json):
+            placeholder = stack.format_arn(
+                service="batch", resource="job-queue", resource_name="lookup-pending"
+            )
+            return _ImportedQueue(
+                scope,
+                construct_id,
+                job_queue_arn=placeholder,
+                capacity=QueueCapacity(fargate=False, architecture=None, gpus=None),
+                lookup_pending=True,
+            )
+        try:
+            capacity = QueueCapacity.from_json(capacity_json)
+        except ValueError as error:
+            raise ValueError(
+                f"parameter {parameter_name + CAPACITY_PARAMETER_SUFFIX!r} must hold a "
+                f"queue capacity: {error}"
+            ) from None
+        if not _JOB_QUEUE_ARN.fullmatch(arn):
+            raise ValueError(f"parameter {parameter_name!r} must hold a job queue ARN, got {arn!r}")
+        return _ImportedQueue(scope, construct_id, job_queue_arn=arn, capacity=capacity)
+
     def placement_errors(
         self,
         *,
@@ -200,6 +468,7 @@ class BatchQueue(Construct):
         environments' ``max_vcpus``, and, on EC2, the largest instance each
         environment can launch. A check that needs something unknown at synth
         (an unmanaged environment, an instance type not in the tables) is skipped.
+        With a ``capacity`` given, the job is checked against it instead.
 
         Args:
             vcpus: the job's vCPUs.
@@ -215,22 +484,26 @@ class BatchQueue(Construct):
         """
         p = argument_prefix
         where = f"queue {self.node.id}"
-        if fargate != self.fargate:
-            platform = "Fargate" if self.fargate else "EC2"
-            return [
-                f"{p}fargate must be {self.fargate} to run on {where}, whose compute "
-                f"environments are {platform}, got {fargate}"
-            ]
-        errors = []
-        if self.fargate:
-            if gpus > 0:
-                errors.append(f"{p}gpus must be 0 on Fargate ({where}), got {gpus}")
-            errors.extend(
-                f"{error} ({where})"
-                for error in limits.check_fargate_resources(
-                    vcpus, memory_mib, vcpus_arg=f"{p}vcpus", memory_arg=f"{p}memory"
-                )
+        if self._capacity is not None:
+            return self._capacity.placement_errors(
+                vcpus=vcpus,
+                memory_mib=memory_mib,
+                gpus=gpus,
+                fargate=fargate,
+                where=where,
+                argument_prefix=p,
             )
+        errors = platform_errors(
+            queue_fargate=self.fargate,
+            vcpus=vcpus,
+            memory_mib=memory_mib,
+            gpus=gpus,
+            fargate=fargate,
+            where=where,
+            argument_prefix=p,
+        )
+        if fargate != self.fargate:
+            return errors
         max_vcpus = [env.max_vcpus for env in self.environments]
         if all(m is not None for m in max_vcpus) and not limits.is_token(vcpus):
             highest = max(m for m in max_vcpus if m is not None)
@@ -298,18 +571,203 @@ class BatchQueue(Construct):
         return errors
 
     def _scheduling_policy(
-        self, fair_share: batch.IFairshareSchedulingPolicy | bool | None
+        self, fair_share: bool | Mapping[str, float] | batch.IFairshareSchedulingPolicy | None
     ) -> batch.IFairshareSchedulingPolicy | None:
         if fair_share is None or fair_share is False:
             return None
-        if fair_share is True:
+        if fair_share is True or isinstance(fair_share, Mapping):
+            weights = {} if fair_share is True else fair_share
             return batch.FairshareSchedulingPolicy(
-                self, "FairSharePolicy", share_decay=DEFAULT_FAIR_SHARE_DECAY
+                self,
+                "FairSharePolicy",
+                share_decay=DEFAULT_FAIR_SHARE_DECAY,
+                shares=[
+                    batch.Share(share_identifier=name, weight_factor=float(weight))
+                    for name, weight in weights.items()
+                ],
             )
         return fair_share
 
 
-def _environment_errors(envs: Sequence[BatchCompute]) -> list[str]:
+def as_batch_queue(queue: object, argument: str = "queue") -> IBatchQueue:
+    """The queue as the library checks it: an :class:`IBatchQueue`.
+
+    A :class:`BatchQueue` or an imported queue is returned as is; an aws-cdk-lib
+    ``batch.JobQueue`` gets the capacity its compute environments tell.
+
+    Args:
+        queue: what the user passed.
+        argument: the argument name, for messages. Default: ``"queue"``.
+
+    Raises:
+        ValueError: the queue's capacity cannot be known (an imported
+            ``batch.IJobQueue``, an environment that tells nothing), naming the
+            argument and the way out.
+    """
+    if isinstance(queue, BatchQueue | _CapacityQueue):
+        return queue
+    way_out = (
+        "use a BatchQueue, or import the queue with BatchQueue.from_job_queue_arn(scope, id, "
+        "arn, capacity=QueueCapacity(...)) or BatchQueue.from_lookup(scope, id, "
+        "parameter_name=...) so that placement can be checked"
+    )
+    if isinstance(queue, batch.JobQueue):
+        envs = [as_batch_compute(o.compute_environment) for o in queue.compute_environments]
+        unknown = [
+            o.compute_environment.node.id
+            for o, env in zip(queue.compute_environments, envs, strict=True)
+            if env is None
+        ]
+        known = [env for env in envs if env is not None]
+        if unknown or not known:
+            raise ValueError(
+                f"{argument} {queue.node.id} has compute environments whose capacity cannot "
+                f"be known at synth ({', '.join(unknown) or 'none'}): {way_out}"
+            )
+        limits.raise_if_errors(
+            [f"{argument} {queue.node.id}: {error}" for error in _environment_errors(known)]
+        )
+        architecture = next((env.architecture for env in known if env.architecture), None)
+        capacity = _derived_capacity(known, architecture=architecture, assign_public_ip=False)
+        return _PlainQueue(queue, capacity)
+    node = getattr(queue, "node", None)
+    name = node.id if isinstance(node, Node) else repr(queue)
+    raise ValueError(
+        f"{argument} must be a queue whose capacity is known, got {name} "
+        f"({type(queue).__name__}): {way_out}"
+    )
+
+
+#: ``arn:<partition>:batch:<region>:<account>:job-queue/<name>`` (CreateJobQueue API:
+#: names of up to 128 letters, digits, hyphens and underscores).
+_JOB_QUEUE_ARN = re.compile(r"arn:[a-z-]+:batch:[a-z0-9-]+:\d{12}:job-queue/[A-Za-z0-9_-]{1,128}")
+
+
+def _lookup(scope: Construct, parameter_name: str) -> str:
+    """An SSM parameter's value by CDK context lookup; ``_LOOKUP_PENDING`` until filled."""
+    value = ContextProvider.get_value(
+        scope,
+        provider=cxschema.ContextProvider.SSM_PARAMETER_PROVIDER.value,
+        props={"parameterName": parameter_name},
+        dummy_value=_LOOKUP_PENDING,
+        must_exist=True,
+    ).value
+    return str(value)
+
+
+def _as_environments(
+    environments: Sequence[BatchCompute | batch.IComputeEnvironment],
+    capacity: QueueCapacity | None,
+) -> tuple[tuple[BatchCompute | PlainCompute, ...], list[str]]:
+    envs: list[BatchCompute | PlainCompute] = []
+    errors: list[str] = []
+    for index, environment in enumerate(environments):
+        env = as_batch_compute(environment)
+        if env is None and capacity is not None:
+            imported = cast(batch.IComputeEnvironment, environment)
+            env = PlainCompute(imported, fargate=capacity.fargate, spot=False, max_vcpus=None)
+            env.architecture = capacity.architecture
+        if env is None:
+            errors.append(
+                f"environments[{index}] ({environment.node.id}) is a compute environment whose "
+                "capacity cannot be known at synth (an imported or EKS environment): pass "
+                "capacity=QueueCapacity(fargate=..., architecture=..., vcpus=..., "
+                "memory_mib=..., gpus=...) with the largest job it can place, or use this "
+                "library's or aws-cdk-lib's compute constructs"
+            )
+        else:
+            envs.append(env)
+    return tuple(envs), errors
+
+
+def _derived_capacity(
+    envs: Sequence[BatchCompute | PlainCompute], *, architecture: str | None, assign_public_ip: bool
+) -> QueueCapacity:
+    ceilings = [env.max_vcpus for env in envs]
+    highest = (
+        None
+        if any(m is None or limits.is_token(m) for m in ceilings)
+        else max(m for m in ceilings if m is not None)
+    )
+    if envs[0].fargate:
+        vcpus, memory = fargate_capacity(highest)
+        return QueueCapacity(
+            fargate=True,
+            architecture=architecture,
+            vcpus=vcpus,
+            memory_mib=memory,
+            gpus=0,
+            assign_public_ip=assign_public_ip,
+        )
+    largest: list[InstanceCapacity | None] = [env.largest_instance() for env in envs]
+    known = [(env, cap) for env, cap in zip(envs, largest, strict=True) if cap is not None]
+    if len(known) < len(envs):
+        return QueueCapacity(fargate=False, architecture=architecture, gpus=None)
+    per_env_vcpus = [
+        cap.vcpus
+        if env.max_vcpus is None or limits.is_token(env.max_vcpus)
+        else min(cap.vcpus, env.max_vcpus)
+        for env, cap in known
+    ]
+    return QueueCapacity(
+        fargate=False,
+        architecture=architecture,
+        vcpus=max(per_env_vcpus),
+        memory_mib=max(cap.memory_mib for _, cap in known),
+        gpus=max(cap.gpus for _, cap in known),
+    )
+
+
+def _fair_share_errors(fair_share: object) -> list[str]:
+    if not isinstance(fair_share, Mapping):
+        return []
+    errors: list[str] = []
+    if len(fair_share) > limits.MAX_SHARE_IDENTIFIERS:
+        errors.append(
+            f"fair_share must have at most {limits.MAX_SHARE_IDENTIFIERS} share identifiers, "
+            f"got {len(fair_share)}"
+        )
+    for name, weight in fair_share.items():
+        if not re.fullmatch(limits.SHARE_IDENTIFIER_PATTERN, name):
+            errors.append(
+                f"fair_share share identifiers must be 1 to 255 letters and digits, optionally "
+                f"followed by * (a prefix), got {name!r}"
+            )
+        elif not (limits.MIN_WEIGHT_FACTOR <= weight <= limits.MAX_WEIGHT_FACTOR):
+            errors.append(
+                f"fair_share[{name!r}] must be a weight factor between "
+                f"{limits.MIN_WEIGHT_FACTOR} and {limits.MAX_WEIGHT_FACTOR}, got {weight}"
+            )
+    prefixes = [name[:-1] for name in fair_share if name.endswith("*")]
+    overlaps = sorted(
+        f"{prefix}* and {other}"
+        for prefix in prefixes
+        for other in fair_share
+        if other != f"{prefix}*" and other.startswith(prefix)
+    )
+    if overlaps:
+        errors.append(
+            f"fair_share share identifiers must not overlap (a prefix* covers every identifier "
+            f"starting with it), got {', '.join(overlaps)}"
+        )
+    return errors
+
+
+def _capacity_errors(
+    envs: Sequence[BatchCompute | PlainCompute], capacity: QueueCapacity | None
+) -> list[str]:
+    if capacity is None or not envs:
+        return []
+    platforms = {env.fargate for env in envs}
+    if platforms != {capacity.fargate}:
+        return [
+            f"capacity.fargate must match the environments (Fargate: "
+            f"{', '.join(str(p) for p in sorted(platforms))}), got {capacity.fargate}"
+        ]
+    return []
+
+
+def _environment_errors(envs: Sequence[BatchCompute | PlainCompute]) -> list[str]:
     count = len(envs)
     if not 1 <= count <= limits.MAX_ENVIRONMENTS_PER_QUEUE:
         return [
