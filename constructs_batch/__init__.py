@@ -1,1 +1,52 @@
-"""AWS CDK constructs for AWS Batch: validated at synth, secure and cheap by default."""
+"""AWS CDK constructs for AWS Batch: validated at synth, secure and cheap by default.
+
+Every public construct, enum and value object is importable from here::
+
+    from constructs_batch import BatchNetwork, BatchQueue, ContainerJob, QueueCapacity
+
+The submodules (``constructs_batch.queue``, ``constructs_batch.job``, ...) hold the
+same names plus their defaults as constants; ``constructs_batch.testing`` holds the
+helpers for snapshot and cdk-nag tests of your own stacks.
+"""
+
+from constructs_batch.capacity import QueueCapacity
+from constructs_batch.compute import (
+    BatchCompute,
+    Ec2Compute,
+    FargateCompute,
+    PlainCompute,
+    UnmanagedCompute,
+    as_batch_compute,
+    secure_launch_template,
+)
+from constructs_batch.cost import FixedCost, estimate_fixed_monthly_cost
+from constructs_batch.job import ContainerJob, SecretSource, retry_strategies
+from constructs_batch.limits import InstanceCapacity
+from constructs_batch.network import BatchNetwork, NetworkProfile
+from constructs_batch.pipeline import CsvToDynamoDbPipeline
+from constructs_batch.platform import BatchPlatform
+from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
+
+__all__ = [
+    "BatchCompute",
+    "BatchNetwork",
+    "BatchPlatform",
+    "BatchQueue",
+    "ContainerJob",
+    "CsvToDynamoDbPipeline",
+    "Ec2Compute",
+    "FargateCompute",
+    "FixedCost",
+    "IBatchQueue",
+    "InstanceCapacity",
+    "NetworkProfile",
+    "PlainCompute",
+    "QueueCapacity",
+    "SecretSource",
+    "UnmanagedCompute",
+    "as_batch_compute",
+    "as_batch_queue",
+    "estimate_fixed_monthly_cost",
+    "retry_strategies",
+    "secure_launch_template",
+]

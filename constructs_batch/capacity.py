@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from constructs_batch import limits
 
-__all__ = ["ARCHITECTURES", "QueueCapacity", "fargate_capacity", "platform_errors"]
+__all__ = ["ARCHITECTURES", "QueueCapacity"]
 
 #: CPU architectures a queue can run (its compute environments share one).
 ARCHITECTURES = ("x86_64", "arm64")
