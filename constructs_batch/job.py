@@ -24,6 +24,7 @@ from aws_cdk import (
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
@@ -31,6 +32,7 @@ from constructs import Construct
 
 from constructs_batch import limits
 from constructs_batch._arguments import checked_arguments
+from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.queue import IBatchQueue, as_batch_queue
 
@@ -148,6 +150,7 @@ class ContainerJob(Construct):
         retry_attempts: int = DEFAULT_RETRY_ATTEMPTS,
         timeout: Duration | None = DEFAULT_TIMEOUT,
         log_retention: logs.RetentionDays = DEFAULT_LOG_RETENTION,
+        log_encryption_key: kms.IKey | None = None,
         ephemeral_storage: Size | None = None,
         assign_public_ip: bool | None = None,
         job_role: iam.IRole | None = None,
@@ -189,6 +192,10 @@ class ContainerJob(Construct):
                 limit. Default: ``DEFAULT_TIMEOUT`` (1 hour).
             log_retention: how long the job's logs are kept.
                 Default: ``DEFAULT_LOG_RETENTION`` (one month).
+            log_encryption_key: a customer-managed KMS key for the job's log group; a
+                key defined in the app gets the key policy statement CloudWatch Logs
+                needs. Default: None (CloudWatch Logs' own encryption, no key to pay
+                for while idle).
             ephemeral_storage: Fargate task storage, 21 to 200 GiB (Fargate only).
                 Default: None (Fargate's 20 GiB).
             assign_public_ip: give a Fargate job a public IP, needed in public
@@ -246,7 +253,11 @@ class ContainerJob(Construct):
             else (queue.assign_public_ip if queue else False)
         )
 
-        self.log_group = logs.LogGroup(self, "LogGroup", retention=log_retention)
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=log_retention, encryption_key=log_encryption_key
+        )
+        if log_encryption_key is not None:
+            allow_log_encryption(self, log_encryption_key)
         self.job_role = job_role or iam.Role(
             self,
             "JobRole",

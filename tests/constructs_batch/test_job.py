@@ -68,6 +68,7 @@ class Jobs:
             timeout=Duration.hours(2),
             log_retention=logs.RetentionDays.ONE_WEEK,
         )
+        self.log_key = kms.Key(self.stack, "LogKey", enable_key_rotation=True)
         self.fargate_job = ContainerJob(
             self.stack,
             "FargateJob",
@@ -76,6 +77,7 @@ class Jobs:
             vcpus=0.5,
             memory=Size.gibibytes(1),
             ephemeral_storage=Size.gibibytes(30),
+            log_encryption_key=self.log_key,
         )
         self.private_job = ContainerJob(self.stack, "PrivateJob", image=IMAGE, fargate=True)
         self.gpu_job = ContainerJob(self.stack, "GpuJob", image=IMAGE, gpus=1, timeout=None)
@@ -357,3 +359,20 @@ def test_job_and_queue_pass_cdk_nag(jobs: Jobs) -> None:
     # WHEN cdk-nag's AwsSolutions pack checks the stack
     # THEN nothing is left unacknowledged
     assert nag_findings(jobs.stack) == []
+
+
+def test_job_log_group_uses_the_customer_managed_key_given(jobs: Jobs) -> None:
+    # GIVEN log_encryption_key on the Fargate job (and none on the EC2 job)
+    # WHEN the stack is synthesized
+    key_id = jobs.stack.get_logical_id(jobs.log_key.node.default_child)  # type: ignore[arg-type]
+    fargate_logs = jobs.props(jobs.fargate_job.log_group)
+    # THEN its log group is encrypted with that key, the other keeps CloudWatch's own
+    assert fargate_logs["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert "KmsKeyId" not in jobs.props(jobs.ec2_job.log_group)
+    # AND the key policy lets CloudWatch Logs use the key for this account's log groups only
+    statements = jobs.resources[key_id]["Properties"]["KeyPolicy"]["Statement"]
+    logs_statement = next(s for s in statements if s.get("Sid") == "AllowCloudWatchLogs")
+    assert logs_statement["Principal"] == {
+        "Service": {"Fn::Join": ["", ["logs.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]}
+    }
+    assert "kms:EncryptionContext:aws:logs:arn" in logs_statement["Condition"]["ArnLike"]
