@@ -11,13 +11,22 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup synth test lint typecheck demo bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
+CHECKOV_VENV := .venv-checkov
+
+setup: $(VENV)/.installed node_modules/.installed $(CHECKOV_VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing constructs_batch[dev] into $(VENV) (log: $(VENV)/pip.log)"
 	@$(VPY) -m pip install --upgrade pip > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	@$(VPY) -m pip install -e '.[dev]' >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	touch $@
+
+# checkov pins its own boto3: it gets a venv of its own (used by tests/stacks).
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@echo "installing checkov into $(CHECKOV_VENV) (log: $(CHECKOV_VENV)/pip.log)"
+	@$(CHECKOV_VENV)/bin/python -m pip install -r requirements-checkov.txt > $(CHECKOV_VENV)/pip.log 2>&1 || { cat $(CHECKOV_VENV)/pip.log; exit 1; }
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -53,4 +62,4 @@ bench: setup
 	$(VPY) bench/run.py
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out dist .pytest_cache .mypy_cache .ruff_cache

@@ -379,6 +379,12 @@ MIN_VPC_PREFIX_LENGTH = 16
 MAX_VPC_PREFIX_LENGTH = 28
 #: A VPC needs subnets in at least one Availability Zone.
 MIN_MAX_AZS = 1
+#: Availability Zones aws-cdk-lib can give a stack without an account and Region: it
+#: falls back to ``Fn::GetAZs`` and selects the first two (``Stack.availabilityZones``).
+AGNOSTIC_STACK_AZS = 2
+#: Availability Zone names: the Region name and a letter (``us-east-1a``), or a Local
+#: Zone (``us-west-2-lax-1a``) (EC2 user guide, "Regions and Zones").
+AVAILABILITY_ZONE_PATTERN = r"[a-z]{2}(-[a-z0-9]+)+-\d[a-z]?(-[a-z]+-\d[a-z])?"
 #: minvCpus of a managed compute environment is at least 0 (ComputeResource API).
 MIN_VCPUS = 0
 #: maxvCpus: the API takes 0, but a managed environment that can never launch

@@ -17,13 +17,20 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import re
+from collections.abc import Sequence
 
+from aws_cdk import Stack, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_batch._arguments import checked_arguments
+from constructs_batch._kms import allow_log_encryption
 from constructs_batch.limits import (
+    AGNOSTIC_STACK_AZS,
+    AVAILABILITY_ZONE_PATTERN,
     MAX_VPC_PREFIX_LENGTH,
     MIN_MAX_AZS,
     MIN_VPC_PREFIX_LENGTH,
@@ -107,7 +114,10 @@ class BatchNetwork(Construct):
         interface_endpoints: the interface endpoints created, by service short name.
         endpoint_security_group: the security group of the interface endpoints (HTTPS
             from ``security_group`` only); None when there are no endpoints.
-        nat_gateway_count: NAT gateways created (0 for PUBLIC, ISOLATED or an existing VPC).
+        nat_gateway_count: NAT gateways in the template (0 for PUBLIC, ISOLATED or an
+            existing VPC; never more than the VPC's Availability Zones).
+        availability_zones: the Availability Zones of the VPC as the template holds them
+            (tokens in an environment-agnostic stack).
         flow_log: the VPC flow log; None for an existing VPC.
     """
 
@@ -123,6 +133,8 @@ class BatchNetwork(Construct):
         nat_gateways: int | None = None,
         cidr: str | None = None,
         flow_log_retention: logs.RetentionDays | None = None,
+        flow_log_encryption_key: kms.IKey | None = None,
+        availability_zones: Sequence[str] | None = None,
         subnet_selection: ec2.SubnetSelection | None = None,
     ) -> None:
         """Build the network.
@@ -132,18 +144,25 @@ class BatchNetwork(Construct):
             construct_id: the construct id.
             profile: the cost profile of a new VPC. Default: ``NetworkProfile.PUBLIC``.
             vpc: an existing VPC to use instead of building one. Default: a new VPC.
-            max_azs: availability zones of a new VPC, at least 1. Default: 2.
-            nat_gateways: NAT gateways of a ``PRIVATE_NAT`` VPC, 1 to ``max_azs``.
-                Default: 1.
+            max_azs: Availability Zones of a new VPC, at least 1; in a stack without an
+                account and Region CDK can pick only 2, so more fails here (give the
+                stack an ``env``, or name them in ``availability_zones``). Default: 2.
+            nat_gateways: NAT gateways of a ``PRIVATE_NAT`` VPC, 1 to its number of
+                Availability Zones. Default: 1.
             cidr: IPv4 CIDR of a new VPC, /16 to /28. Default: the CDK default
                 (10.0.0.0/16).
             flow_log_retention: how long flow logs of a new VPC are kept.
                 Default: one month.
+            flow_log_encryption_key: a customer-managed KMS key for the flow log group;
+                a key defined in the app gets the key policy statement CloudWatch Logs
+                needs. Default: None (CloudWatch Logs' own encryption).
+            availability_zones: the Availability Zones of a new VPC by name (such as
+                ``["eu-west-1a", "eu-west-1b", "eu-west-1c"]``), instead of
+                ``max_azs``. Default: None (``max_azs`` zones CDK picks).
             subnet_selection: subnets of an existing ``vpc`` to run jobs in.
                 Default: its private subnets with egress, else its public subnets,
                 else its isolated subnets.
         """
-        super().__init__(scope, construct_id)
         _validate(
             profile=profile,
             vpc=vpc,
@@ -151,8 +170,12 @@ class BatchNetwork(Construct):
             nat_gateways=nat_gateways,
             cidr=cidr,
             flow_log_retention=flow_log_retention,
+            flow_log_encryption_key=flow_log_encryption_key,
+            availability_zones=availability_zones,
             subnet_selection=subnet_selection,
+            agnostic=_environment_agnostic(scope),
         )
+        super().__init__(scope, construct_id)
 
         self.interface_endpoints: dict[str, ec2.InterfaceVpcEndpoint] = {}
         self.flow_log: ec2.FlowLog | None = None
@@ -176,12 +199,17 @@ class BatchNetwork(Construct):
                 else 0
             )
             self.vpc = self._new_vpc(
-                max_azs=max_azs or DEFAULT_MAX_AZS,
+                max_azs=None if availability_zones else (max_azs or DEFAULT_MAX_AZS),
+                availability_zones=availability_zones,
                 cidr=cidr,
                 flow_log_retention=flow_log_retention or DEFAULT_FLOW_LOG_RETENTION,
+                flow_log_encryption_key=flow_log_encryption_key,
             )
+            # What the template holds: CDK makes at most one NAT gateway per zone.
+            self.nat_gateway_count = min(self.nat_gateway_count, len(self.vpc.availability_zones))
             self.job_subnets = ec2.SubnetSelection(subnet_type=_JOB_SUBNET_TYPE[self.profile])
             self.assign_public_ip = self.profile is NetworkProfile.PUBLIC
+        self.availability_zones: list[str] = list(self.vpc.availability_zones)
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -195,7 +223,13 @@ class BatchNetwork(Construct):
             self.endpoint_security_group = self._add_interface_endpoints()
 
     def _new_vpc(
-        self, *, max_azs: int, cidr: str | None, flow_log_retention: logs.RetentionDays
+        self,
+        *,
+        max_azs: int | None,
+        availability_zones: Sequence[str] | None,
+        cidr: str | None,
+        flow_log_retention: logs.RetentionDays,
+        flow_log_encryption_key: kms.IKey | None,
     ) -> ec2.Vpc:
         assert self.profile is not None
         subnets = {
@@ -218,6 +252,7 @@ class BatchNetwork(Construct):
             self,
             "Vpc",
             max_azs=max_azs,
+            availability_zones=list(availability_zones) if availability_zones else None,
             nat_gateways=self.nat_gateway_count,
             ip_addresses=ec2.IpAddresses.cidr(cidr) if cidr else None,
             subnet_configuration=subnets,
@@ -233,7 +268,14 @@ class BatchNetwork(Construct):
             # get a default security group that allows nothing (cdk-nag EC2 rules).
             restrict_default_security_group=True,
         )
-        flow_log_group = logs.LogGroup(self, "FlowLogGroup", retention=flow_log_retention)
+        flow_log_group = logs.LogGroup(
+            self,
+            "FlowLogGroup",
+            retention=flow_log_retention,
+            encryption_key=flow_log_encryption_key,
+        )
+        if flow_log_encryption_key is not None:
+            allow_log_encryption(self, flow_log_encryption_key)
         self.flow_log = vpc.add_flow_log(
             "FlowLog",
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
@@ -275,7 +317,10 @@ def _validate(
     nat_gateways: int | None,
     cidr: str | None,
     flow_log_retention: logs.RetentionDays | None,
+    flow_log_encryption_key: kms.IKey | None,
+    availability_zones: Sequence[str] | None,
     subnet_selection: ec2.SubnetSelection | None,
+    agnostic: bool,
 ) -> None:
     errors: list[str] = []
     if vpc is not None:
@@ -285,6 +330,8 @@ def _validate(
             "nat_gateways": nat_gateways,
             "cidr": cidr,
             "flow_log_retention": flow_log_retention,
+            "flow_log_encryption_key": flow_log_encryption_key,
+            "availability_zones": availability_zones,
         }
         given = [name for name, value in new_vpc_settings.items() if value is not None]
         if given:
@@ -299,6 +346,17 @@ def _validate(
         errors.append("subnet_selection is only allowed with an existing vpc, got no vpc")
     if max_azs is not None and not is_token(max_azs) and max_azs < MIN_MAX_AZS:
         errors.append(f"max_azs must be at least {MIN_MAX_AZS}, got {max_azs}")
+    elif availability_zones is not None:
+        errors.extend(_availability_zone_errors(availability_zones, max_azs))
+    elif (
+        agnostic and max_azs is not None and not is_token(max_azs) and max_azs > AGNOSTIC_STACK_AZS
+    ):
+        errors.append(
+            f"max_azs must be at most {AGNOSTIC_STACK_AZS} in a stack without an account and "
+            f"Region (CDK then picks {AGNOSTIC_STACK_AZS} Availability Zones whatever is asked), "
+            f"got {max_azs}: give the stack env=Environment(account=..., region=...), or name "
+            "the zones with availability_zones=[...]"
+        )
     effective_profile = profile or DEFAULT_PROFILE
     if nat_gateways is not None and not is_token(nat_gateways):
         if effective_profile is not NetworkProfile.PRIVATE_NAT:
@@ -307,14 +365,42 @@ def _validate(
                 f"got profile=NetworkProfile.{effective_profile.name}"
             )
         else:
-            azs = max_azs if max_azs is not None and not is_token(max_azs) else DEFAULT_MAX_AZS
+            if availability_zones:
+                azs, limit = len(availability_zones), "len(availability_zones)"
+            else:
+                limit = "max_azs"
+                azs = max_azs if max_azs is not None and not is_token(max_azs) else DEFAULT_MAX_AZS
             if not 1 <= nat_gateways <= max(azs, 1):
                 errors.append(
-                    f"nat_gateways must be between 1 and max_azs ({azs}), got {nat_gateways}"
+                    f"nat_gateways must be between 1 and {limit} ({azs}), got {nat_gateways}"
                 )
     if cidr is not None and not is_token(cidr):
         errors.extend(_check_cidr(cidr))
     raise_if_errors(errors)
+
+
+def _environment_agnostic(scope: Construct) -> bool:
+    stack = Stack.of(scope)
+    return Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region)
+
+
+def _availability_zone_errors(zones: Sequence[str], max_azs: int | None) -> list[str]:
+    if max_azs is not None:
+        return [
+            "availability_zones cannot be combined with max_azs: the zones named are the "
+            f"VPC's zones, got max_azs={max_azs}"
+        ]
+    names = [z for z in zones if not is_token(z)]
+    errors = [
+        f"availability_zones must be zone names such as 'eu-west-1a', got {z!r}"
+        for z in names
+        if not re.fullmatch(AVAILABILITY_ZONE_PATTERN, z)
+    ]
+    if not zones:
+        errors.append("availability_zones must name at least one zone, got []")
+    if len(set(names)) != len(names):
+        errors.append(f"availability_zones must not repeat a zone, got {list(zones)}")
+    return errors
 
 
 def _check_cidr(cidr: str) -> list[str]:

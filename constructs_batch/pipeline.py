@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.resources
 from collections.abc import Sequence
 
+import jsii
 from aws_cdk import (
     Acknowledgment,
     ArnFormat,
@@ -29,7 +30,6 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -39,9 +39,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from constructs_batch._arguments import checked_arguments
+from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.compute import FargateCompute
 from constructs_batch.job import ContainerJob
@@ -103,6 +105,65 @@ def _acknowledge_notifications_handler(stack: Stack) -> None:
             )
 
 
+#: The services that publish to the alarm topic, and the ARNs of what publishes in
+#: each (service, resource type and separator): EventBridge rules, CloudWatch alarms.
+_TOPIC_PUBLISHERS = {
+    "events.amazonaws.com": ("events", "rule", ArnFormat.SLASH_RESOURCE_NAME),
+    "cloudwatch.amazonaws.com": ("cloudwatch", "alarm", ArnFormat.COLON_RESOURCE_NAME),
+}
+
+
+#: What a principal needs of a customer-managed key to read and write a DynamoDB table
+#: encrypted with it (DynamoDB developer guide, "Authorizing use of your AWS KMS key").
+_TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+
+
+@jsii.implements(events.IRuleTarget)
+class _TopicTarget:
+    """An SNS topic as a rule target, granting nothing by itself.
+
+    aws-cdk-lib's ``SnsTopic`` target adds an unconditioned key policy statement for
+    EventBridge; the pipeline grants EventBridge itself, only for its own rule.
+    """
+
+    def __init__(self, topic: sns.ITopic) -> None:
+        self._topic = topic
+
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self._topic.topic_arn)
+
+
+def _allow_publishers(key: kms.Key) -> None:
+    """Let EventBridge rules and CloudWatch alarms of this account publish with ``key``.
+
+    The services publish to the encrypted topic as their service principals, so the
+    key policy allows them, each only on behalf of this account's own rules or alarms
+    in this Region (``aws:SourceAccount`` and ``aws:SourceArn``, the confused-deputy
+    guard of the IAM user guide). The topic and the alarms cannot be named here: they
+    refer to the key, and the policy referring to them would be a dependency cycle.
+    """
+    stack = Stack.of(key)
+    for service, (arn_service, resource, arn_format) in _TOPIC_PUBLISHERS.items():
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service=arn_service,
+                            resource=resource,
+                            resource_name="*",
+                            arn_format=arn_format,
+                        )
+                    },
+                },
+            )
+        )
+
+
 def _runtime_dir(package: str) -> str:
     """Directory of a runtime package shipped with the library (checkout or wheel)."""
     return str(importlib.resources.files(package))
@@ -138,6 +199,11 @@ class CsvToDynamoDbPipeline(Construct):
             Default: 27.
         removal_policy: what happens to the bucket, tables and logs when the
             stack is deleted. Default: ``RETAIN`` (data outlives the stack).
+        encryption_key: a customer-managed KMS key for what the pipeline stores: the
+            table and ledger it creates and the submitter's and loader's log groups
+            (the loader and submitter may use it; a key defined in the app gets the
+            statement CloudWatch Logs needs). Default: None (AWS-owned and
+            AWS-managed encryption: no key billed while idle).
 
     Attributes:
         bucket, table, ledger, queue, dead_letter_queue, submitter, loader,
@@ -162,6 +228,7 @@ class CsvToDynamoDbPipeline(Construct):
         submitter_concurrency: int = DEFAULT_SUBMITTER_CONCURRENCY,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._validate(
@@ -171,6 +238,7 @@ class CsvToDynamoDbPipeline(Construct):
             submitter_concurrency=submitter_concurrency,
         )
         self.removal_policy = removal_policy
+        self.encryption_key = encryption_key
 
         # --- build -----------------------------------------------------------
         self.batch_queue = as_batch_queue(queue) if queue is not None else self._default_queue()
@@ -202,6 +270,7 @@ class CsvToDynamoDbPipeline(Construct):
             vcpus=loader_vcpus,
             memory=loader_memory,
             job_role=self.loader_role,
+            log_encryption_key=encryption_key,
             environment={
                 # boto3 in the container needs a Region: EC2 jobs cannot reach IMDS
                 # (hop limit 1), and older ECS agents do not inject it.
@@ -233,6 +302,11 @@ class CsvToDynamoDbPipeline(Construct):
         )
         self.table.grant(self.loader_role, "dynamodb:BatchWriteItem")
         self.ledger.grant(self.loader_role, "dynamodb:UpdateItem")
+        if encryption_key is not None:
+            # Reading and writing a table encrypted with a customer-managed key needs
+            # the key too (DynamoDB developer guide, "Authorizing use of your key").
+            for grantee in (self.loader_role, self.submitter):
+                encryption_key.grant(grantee, *_TABLE_KEY_ACTIONS)
 
     def _grant_objects(self, grantee: iam.IGrantable, actions: list[str], *prefixes: str) -> None:
         """Grant object actions under key prefixes only (and use of the bucket's key, if any)."""
@@ -280,7 +354,7 @@ class CsvToDynamoDbPipeline(Construct):
 
     # --- resources ----------------------------------------------------------------
     def _default_queue(self) -> BatchQueue:
-        network = BatchNetwork(self, "Network")
+        network = BatchNetwork(self, "Network", flow_log_encryption_key=self.encryption_key)
         fargate_spot = FargateCompute(self, "FargateSpot", network=network, spot=True)
         fargate = FargateCompute(self, "Fargate", network=network)
         return BatchQueue(self, "Queue", environments=[fargate_spot, fargate])
@@ -293,6 +367,9 @@ class CsvToDynamoDbPipeline(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            # Versioned like the bucket it logs: an overwritten or deleted log object
+            # can be recovered.
+            versioned=True,
             removal_policy=self.removal_policy,
             auto_delete_objects=False,
         )
@@ -316,7 +393,10 @@ class CsvToDynamoDbPipeline(Construct):
         )
 
     def _table(self, construct_id: str, key_columns: Sequence[str]) -> dynamodb.Table:
-        """An on-demand, encrypted table with PITR, keyed by string attributes."""
+        """An on-demand, encrypted table with PITR, keyed by string attributes.
+
+        Encrypted with ``encryption_key`` when one is given, else with the AWS-managed key.
+        """
         keys = [dynamodb.Attribute(name=c, type=dynamodb.AttributeType.STRING) for c in key_columns]
         return dynamodb.Table(
             self,
@@ -324,7 +404,10 @@ class CsvToDynamoDbPipeline(Construct):
             partition_key=keys[0],
             sort_key=keys[1] if len(keys) > 1 else None,
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED
+            if self.encryption_key is not None
+            else dynamodb.TableEncryption.AWS_MANAGED,
+            encryption_key=self.encryption_key,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -341,8 +424,7 @@ class CsvToDynamoDbPipeline(Construct):
             enable_key_rotation=True,
             removal_policy=self.removal_policy,
         )
-        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-            key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        _allow_publishers(key)
         return sns.Topic(self, "Alarms", master_key=key, enforce_ssl=True)
 
     def _event_queues(self) -> tuple[sqs.Queue, sqs.Queue]:
@@ -380,7 +462,10 @@ class CsvToDynamoDbPipeline(Construct):
             "SubmitterLogs",
             retention=LOG_RETENTION,
             removal_policy=self.removal_policy,
+            encryption_key=self.encryption_key,
         )
+        if self.encryption_key is not None:
+            allow_log_encryption(self, self.encryption_key)
         role = iam.Role(
             self,
             "SubmitterRole",
@@ -462,7 +547,16 @@ class CsvToDynamoDbPipeline(Construct):
                 },
             ),
         )
-        rule.add_target(targets.SnsTopic(self.alarm_topic))
+        rule.add_target(_TopicTarget(self.alarm_topic))
+        # EventBridge publishes as its service principal: only for this rule.
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+            )
+        )
         return rule
 
     def _alarms(self) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
 from helpers import make_app
@@ -296,3 +297,132 @@ def test_network_existing_vpc_honours_subnet_selection() -> None:
     # THEN jobs run there, with a public IP
     assert network.job_subnets is selection
     assert network.assign_public_ip is True
+
+
+# --- Availability Zones: what is asked is what the template holds ------------------------
+def test_network_in_agnostic_stack_refuses_more_zones_than_cdk_gives() -> None:
+    # GIVEN a stack without an account and Region (CDK can pick 2 zones there)
+    stack = Stack(make_app(), "Agnostic")
+    # WHEN a network over 3 zones is asked for
+    # THEN it fails, naming max_azs and the ways out
+    with pytest.raises(
+        ValueError,
+        match=r"max_azs must be at most 2 in a stack without an account and Region .*got 3: "
+        r"give the stack env=Environment\(account=..., region=...\), or name the zones with "
+        r"availability_zones=\[...\]",
+    ):
+        BatchNetwork(stack, "Network", max_azs=3)
+
+
+def test_network_with_an_environment_gets_the_zones_asked_for() -> None:
+    # GIVEN a stack with an account and Region whose zones are in the context
+    stack = Stack(
+        make_app(
+            **{
+                "availability-zones:account=111122223333:region=eu-west-1": [
+                    "eu-west-1a",
+                    "eu-west-1b",
+                    "eu-west-1c",
+                ]
+            }
+        ),
+        "WithEnv",
+        env={"account": "111122223333", "region": "eu-west-1"},
+    )
+    # WHEN a PRIVATE_NAT network over 3 zones with 3 NAT gateways is built
+    network = BatchNetwork(
+        stack, "Network", profile=NetworkProfile.PRIVATE_NAT, max_azs=3, nat_gateways=3
+    )
+    template = Template.from_stack(stack)
+    # THEN the template has 3 zones' subnets and 3 NAT gateways, as the attributes say
+    assert network.availability_zones == ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
+    template.resource_count_is("AWS::EC2::NatGateway", 3)
+    assert network.nat_gateway_count == 3
+
+
+def test_network_attributes_report_what_the_template_holds_when_the_region_is_smaller() -> None:
+    # GIVEN a Region (in the context) with only 2 zones
+    stack = Stack(
+        make_app(
+            **{
+                "availability-zones:account=111122223333:region=eu-south-2": [
+                    "eu-south-2a",
+                    "eu-south-2b",
+                ]
+            }
+        ),
+        "SmallRegion",
+        env={"account": "111122223333", "region": "eu-south-2"},
+    )
+    # WHEN 3 zones and 3 NAT gateways are asked for
+    network = BatchNetwork(
+        stack, "Network", profile=NetworkProfile.PRIVATE_NAT, max_azs=3, nat_gateways=3
+    )
+    # THEN the attributes report the 2 zones and 2 NAT gateways the template holds
+    Template.from_stack(stack).resource_count_is("AWS::EC2::NatGateway", 2)
+    assert (len(network.availability_zones), network.nat_gateway_count) == (2, 2)
+
+
+def test_network_named_zones_work_in_an_agnostic_stack() -> None:
+    # GIVEN an environment-agnostic stack and 3 zones named explicitly
+    stack = Stack(make_app(), "Named")
+    zones = ["us-east-1a", "us-east-1b", "us-east-1c"]
+    # WHEN the network is built
+    network = BatchNetwork(stack, "Network", availability_zones=zones)
+    # THEN its subnets are in exactly those zones
+    subnets = Template.from_stack(stack).find_resources("AWS::EC2::Subnet")
+    assert sorted(s["Properties"]["AvailabilityZone"] for s in subnets.values()) == zones
+    assert network.availability_zones == zones
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"availability_zones": ["us-east-1a"], "max_azs": 1},
+            "availability_zones cannot be combined with max_azs",
+        ),
+        ({"availability_zones": ["east"]}, "availability_zones must be zone names such as"),
+        (
+            {"availability_zones": ["us-east-1a", "us-east-1a"]},
+            "availability_zones must not repeat a zone",
+        ),
+        (
+            {
+                "availability_zones": ["us-east-1a", "us-east-1b"],
+                "profile": NetworkProfile.PRIVATE_NAT,
+                "nat_gateways": 3,
+            },
+            r"nat_gateways must be between 1 and len\(availability_zones\) \(2\), got 3",
+        ),
+    ],
+)
+def test_network_refuses_invalid_zones(kwargs: dict[str, Any], message: str) -> None:
+    # GIVEN invalid zone settings
+    # WHEN the network is built
+    # THEN a ValueError names the argument
+    with pytest.raises(ValueError, match=message):
+        BatchNetwork(Stack(make_app(), "BadZones"), "Network", **kwargs)
+
+
+def test_network_flow_log_group_uses_the_key_given() -> None:
+    # GIVEN a customer-managed key for the flow logs
+    stack = Stack(make_app(), "FlowLogKey")
+    key = kms.Key(stack, "Key", enable_key_rotation=True)
+    # WHEN the network is built
+    BatchNetwork(stack, "Network", flow_log_encryption_key=key)
+    template = Template.from_stack(stack)
+    # THEN the flow log group is encrypted with it and CloudWatch Logs may use the key
+    key_id = stack.get_logical_id(key.node.default_child)  # type: ignore[arg-type]
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup", {"KmsKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with([Match.object_like({"Sid": "AllowCloudWatchLogs"})])
+            }
+        },
+    )
+    assert nag_findings(stack) == []

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_cdk import Stack
 from aws_cdk.assertions import Template
 from cfnlint.api import ManualArgs, lint
-from helpers import make_app
+from checkov_run import checkov_failures, load_checkov_skips
+from helpers import ROOT, make_app
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from app import build
@@ -22,12 +24,21 @@ PROFILES = ["PUBLIC", "PRIVATE_NAT", "ISOLATED"]
 CFN_LINT_IGNORED = ["W3005"]
 
 
+#: Each profile's app, built once for every test of the module.
+_BUILT: dict[str, tuple[Stack, Stack]] = {}
+
+
+def _reference_stacks(profile: str) -> tuple[Stack, Stack]:
+    if profile not in _BUILT:
+        platform, pipeline = build(make_app(**{"constructs_batch:network_profile": profile}))
+        assert platform is not None
+        _BUILT[profile] = (platform, pipeline)
+    return _BUILT[profile]
+
+
 @pytest.fixture(scope="module", params=PROFILES)
 def stacks(request: pytest.FixtureRequest) -> tuple[Stack, Stack]:
-    app = make_app(**{"constructs_batch:network_profile": request.param})
-    platform, pipeline = build(app)
-    assert platform is not None
-    return platform, pipeline
+    return _reference_stacks(request.param)
 
 
 @pytest.fixture
@@ -76,3 +87,22 @@ def test_reference_app_matches_snapshot(stacks: tuple[Stack, Stack], snapshot_js
     # THEN each stack's template matches the reviewed snapshot
     for stack in stacks:
         assert masked_template(stack) == snapshot_json(name=stack.stack_name)
+
+
+def test_reference_app_passes_checkov_with_the_reviewed_skips(tmp_path: Path) -> None:
+    # GIVEN the templates of every network profile and of the standalone pipeline
+    for profile in PROFILES:
+        for stack in _reference_stacks(profile):
+            _write_template(tmp_path / f"{profile}-{stack.stack_name}.template.json", stack)
+    _, standalone = build(make_app(**{"constructs_batch:pipeline_standalone": "true"}))
+    _write_template(tmp_path / "standalone-CsvPipeline.template.json", standalone)
+    # WHEN checkov checks them
+    failed = checkov_failures(tmp_path)
+    # THEN every finding is one the reviewed skip list covers, and every entry still matters
+    skips = load_checkov_skips(ROOT / "checkov-skips.toml")
+    assert [f for f in failed if not any(skip.covers(f) for skip in skips)] == []
+    assert [s.describe() for s in skips if not any(s.covers(f) for f in failed)] == []
+
+
+def _write_template(path: Path, stack: Stack) -> None:
+    path.write_text(json.dumps(Template.from_stack(stack).to_json()))
