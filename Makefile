@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup synth test lint typecheck demo bench clean
+.PHONY: setup synth test lint typecheck demo bench dist clean
 
 CHECKOV_VENV := .venv-checkov
 
@@ -60,6 +60,13 @@ demo: setup
 
 bench: setup
 	$(VPY) bench/run.py
+
+# The wheel users install (runtime code inside): dist/constructs_batch-<version>-py3-none-any.whl
+dist: setup
+	rm -rf dist build
+	$(VPY) -m pip wheel --no-deps --no-build-isolation --wheel-dir dist .
+	rm -rf build constructs_batch.egg-info
+	@ls dist/*.whl
 
 clean:
 	rm -rf cdk.out dist .pytest_cache .mypy_cache .ruff_cache
