@@ -302,15 +302,32 @@ class PlatformStack(Stack):
                 example_job.job_definition_arn,
             ),
         }
-        for output_id, (path, arn) in published.items():
+        # Each queue's capacity beside its ARN, written out by hand: the largest job
+        # each queue can place (vCPUs, memory the ECS agent registers, GPUs).
+        capacities = {
+            "HighPriorityQueueCapacity": ("queues/high-priority/capacity", _EC2_CAPACITY),
+            "DefaultQueueCapacity": ("queues/default/capacity", _EC2_CAPACITY),
+            "FargateQueueCapacity": ("queues/fargate/capacity", _FARGATE_CAPACITY),
+        }
+        for output_id, (path, value) in {**published, **capacities}.items():
             ssm.StringParameter(
                 self,
                 f"{output_id}Parameter",
                 parameter_name=f"/constructs-batch/{self.stack_name}/{path}",
-                string_value=arn,
+                string_value=value,
                 description=f"{output_id} of {self.stack_name}",
             )
-            CfnOutput(self, output_id, value=arn, export_name=f"{self.stack_name}-{output_id}")
+            CfnOutput(self, output_id, value=value, export_name=f"{self.stack_name}-{output_id}")
+
+
+_EC2_CAPACITY = (
+    '{"architecture":"x86_64","assign_public_ip":false,"fargate":false,"gpus":0,'
+    '"memory_mib":487187,"vcpus":64}'
+)
+_FARGATE_CAPACITY = (
+    '{"architecture":"x86_64","assign_public_ip":true,"fargate":true,"gpus":0,'
+    '"memory_mib":122880,"vcpus":16}'
+)
 
 
 class PipelineStack(Stack):
@@ -335,6 +352,7 @@ class PipelineStack(Stack):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            versioned=True,
             removal_policy=removal_policy,
         )
         Validations.of(access_logs).acknowledge(
@@ -387,8 +405,27 @@ class PipelineStack(Stack):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com"):
-            alarm_key.grant(iam.ServicePrincipal(service), "kms:Decrypt", "kms:GenerateDataKey*")
+        for service, source_arn in (
+            (
+                "events.amazonaws.com",
+                f"arn:{self.partition}:events:{self.region}:{self.account}:rule/*",
+            ),
+            (
+                "cloudwatch.amazonaws.com",
+                f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:*",
+            ),
+        ):
+            alarm_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": self.account},
+                        "ArnLike": {"aws:SourceArn": source_arn},
+                    },
+                )
+            )
         alarm_topic = sns.Topic(self, "Alarms", master_key=alarm_key, enforce_ssl=True)
 
         # --- events: S3 -> SQS with a dead-letter queue -------------------------

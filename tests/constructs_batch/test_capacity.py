@@ -17,7 +17,7 @@ from aws_cdk import cloud_assembly_schema as cxschema
 from aws_cdk.assertions import Template
 from helpers import make_app
 
-from constructs_batch import limits
+from constructs_batch import CsvToDynamoDbPipeline, limits
 from constructs_batch.capacity import QueueCapacity
 from constructs_batch.compute import Ec2Compute, FargateCompute, UnmanagedCompute
 from constructs_batch.job import ContainerJob
@@ -574,3 +574,20 @@ def test_type_mistakes_are_value_errors_naming_the_argument(
     # THEN a ValueError names the argument (not a jsii serialization error)
     with pytest.raises(ValueError, match=message):
         build(local)
+
+
+def test_pipeline_runs_on_an_imported_queue_with_the_same_checks() -> None:
+    # GIVEN an imported Fargate queue whose capacity is 1 vCPU / 8 GiB
+    stack = Stack(make_app(), "PipelineOnImported")
+    small = QueueCapacity(fargate=True, vcpus=1, memory_mib=8192, assign_public_ip=True)
+    queue = BatchQueue.from_job_queue_arn(stack, "Shared", QUEUE_ARN, capacity=small)
+    # WHEN the pipeline runs its loader there, and another pipeline asks for 2 vCPUs
+    pipeline = CsvToDynamoDbPipeline(stack, "Pipeline", queue=queue)
+    # THEN the loader takes the queue's platform and public IP, submits to its ARN, and
+    # the oversized loader fails at synth naming the queue
+    assert (pipeline.loader.fargate, pipeline.loader.assign_public_ip) == (True, True)
+    assert stack.resolve(pipeline.batch_queue.job_queue.job_queue_arn) == QUEUE_ARN
+    with pytest.raises(ValueError, match=r"vcpus must be at most 1 to run on queue Shared"):
+        CsvToDynamoDbPipeline(
+            stack, "Bigger", queue=queue, loader_vcpus=2, loader_memory=Size.gibibytes(4)
+        )
