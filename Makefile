@@ -52,8 +52,10 @@ typecheck: setup
 	cd lambda/submit_job && mypy --strict --explicit-package-bases *.py
 	cd jobs/csv_loader && mypy --strict --explicit-package-bases *.py
 
+# Two workers (the machines have 2 cores); each test module stays on one worker, so its
+# module-scoped synths happen once. Snapshot updates: `pytest tests/stacks --snapshot-update`.
 test: setup lint typecheck
-	$(VPY) -m pytest -q
+	$(VPY) -m pytest -q -n 2 --dist loadfile
 
 demo: setup
 	$(VPY) scripts/demo.py
