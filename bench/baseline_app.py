@@ -52,10 +52,14 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
@@ -289,6 +293,9 @@ class PlatformStack(Stack):
             timeout=Duration.minutes(30),
         )
 
+        # --- example workflow (Check, then FanOut as an array of 2), nightly, disabled
+        _add_example_workflow(self, example_job, self.default_queue)
+
         # --- publish ARNs for other apps ----------------------------------------
         published = {
             "HighPriorityQueueArn": (
@@ -320,6 +327,41 @@ class PlatformStack(Stack):
             CfnOutput(self, output_id, value=value, export_name=f"{self.stack_name}-{output_id}")
 
 
+def _batch_step(
+    scope: Construct,
+    name: str,
+    job: batch.EcsJobDefinition,
+    queue: batch.JobQueue,
+    array_size: int | None = None,
+) -> tasks.BatchSubmitJob:
+    step = tasks.BatchSubmitJob(
+        scope,
+        name,
+        job_name=name,
+        job_queue_arn=queue.job_queue_arn,
+        job_definition_arn=job.job_definition_arn,
+        array_size=array_size,
+        result_path=f"$.jobs.{name}",
+        result_selector={
+            "JobId.$": "$.JobId",
+            "JobName.$": "$.JobName",
+            "Status.$": "$.Status",
+        },
+    )
+    step.add_retry(
+        errors=[
+            "Batch.AWSBatchException",
+            "Batch.TooManyRequestsException",
+            "Batch.ServerException",
+        ],
+        interval=Duration.seconds(1),
+        max_attempts=6,
+        backoff_rate=2,
+        jitter_strategy=sfn.JitterType.FULL,
+    )
+    return step
+
+
 _EC2_CAPACITY = (
     '{"architecture":"x86_64","assign_public_ip":false,"fargate":false,"gpus":0,'
     '"memory_mib":487187,"vcpus":64}'
@@ -328,6 +370,103 @@ _FARGATE_CAPACITY = (
     '{"architecture":"x86_64","assign_public_ip":true,"fargate":true,"gpus":0,'
     '"memory_mib":122880,"vcpus":16}'
 )
+
+
+def _add_example_workflow(
+    stack: Stack, example_job: batch.EcsJobDefinition, queue: batch.JobQueue
+) -> None:
+    """The example workflow and its disabled nightly schedule, written with L2s."""
+    log_group = logs.LogGroup(stack, "ExampleWorkflowLogs", retention=logs.RetentionDays.ONE_MONTH)
+    role = iam.Role(
+        stack, "ExampleWorkflowRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com")
+    )
+    body = sfn.Parallel(stack, "ExampleWorkflowRun", output_path="$[0]")
+    body.branch(
+        _batch_step(stack, "Check", example_job, queue).next(
+            _batch_step(stack, "FanOut", example_job, queue, array_size=2)
+        )
+    )
+    describe = sfn.Pass(
+        stack,
+        "JobDescription",
+        parameters={"error.$": "$.error", "job.$": "States.StringToJson($.error.Cause)"},
+    )
+    body.add_catch(
+        describe.next(
+            sfn.Fail(stack, "JobFailed", error="BatchJobFailed", cause_path="$.job.StatusReason")
+        ),
+        errors=["States.TaskFailed"],
+        result_path="$.error",
+    )
+    body.add_catch(
+        sfn.Fail(stack, "StepFailed", error="WorkflowStepFailed", cause_path="$.error.Cause"),
+        errors=["States.ALL"],
+        result_path="$.error",
+    )
+    machine = sfn.StateMachine(
+        stack,
+        "ExampleWorkflow",
+        definition_body=sfn.DefinitionBody.from_chainable(body),
+        role=role,
+        timeout=Duration.hours(24),
+        logs=sfn.LogOptions(
+            destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+        ),
+        tracing_enabled=True,
+    )
+    iam.Policy(
+        stack,
+        "ExampleWorkflowSyncPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(actions=["batch:DescribeJobs"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=["batch:TerminateJob"],
+                resources=[stack.format_arn(service="batch", resource="job", resource_name="*")],
+            ),
+        ],
+    )
+    wildcards = {
+        role.node.find_child("DefaultPolicy"): (
+            "Resource::*",
+            "Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/*",
+        ),
+        stack.node.find_child("ExampleWorkflowSyncPolicy"): (
+            "Resource::*",
+            "Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*",
+        ),
+    }
+    for construct, findings in wildcards.items():
+        for finding in findings:
+            Validations.of(construct).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[{finding}]",
+                    reason="Batch .sync, execution logs and X-Ray need these",
+                )
+            )
+    dead_letters = sqs.Queue(
+        stack,
+        "ExampleNightlyDeadLetters",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    Validations.of(dead_letters).acknowledge(
+        Acknowledgment(id="AwsSolutions-SQS3", reason="The schedule target's dead-letter queue")
+    )
+    scheduler.Schedule(
+        stack,
+        "ExampleNightly",
+        schedule=scheduler.ScheduleExpression.cron(minute="0", hour="2"),
+        target=scheduler_targets.StepFunctionsStartExecution(
+            machine,
+            input=scheduler.ScheduleTargetInput.from_object({}),
+            dead_letter_queue=dead_letters,
+            retry_attempts=3,
+            max_event_age=Duration.hours(2),
+        ),
+        enabled=False,
+    )
 
 
 class PipelineStack(Stack):

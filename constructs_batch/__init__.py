@@ -26,6 +26,7 @@ from constructs_batch.network import BatchNetwork, NetworkProfile
 from constructs_batch.pipeline import CsvToDynamoDbPipeline
 from constructs_batch.platform import BatchPlatform
 from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
+from constructs_batch.workflow import JobSchedule, JobWorkflow, SubmittableJob, schedule_errors
 
 __all__ = [
     "BatchCompute",
@@ -39,14 +40,18 @@ __all__ = [
     "FixedCost",
     "IBatchQueue",
     "InstanceCapacity",
+    "JobSchedule",
+    "JobWorkflow",
     "NetworkProfile",
     "PlainCompute",
     "QueueCapacity",
     "SecretSource",
+    "SubmittableJob",
     "UnmanagedCompute",
     "as_batch_compute",
     "as_batch_queue",
     "estimate_fixed_monthly_cost",
     "retry_strategies",
+    "schedule_errors",
     "secure_launch_template",
 ]

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, Duration, Size, Stack, Validations
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
@@ -13,6 +14,7 @@ from constructs import Construct
 from constructs_batch.job import ContainerJob
 from constructs_batch.network import NetworkProfile
 from constructs_batch.platform import PARAMETER_ROOT, BatchPlatform
+from constructs_batch.workflow import JobSchedule, JobWorkflow
 
 __all__ = ["BatchPlatformStack"]
 
@@ -25,8 +27,10 @@ class BatchPlatformStack(Stack):
 
     A :class:`~constructs_batch.platform.BatchPlatform` (network, Spot, on-demand and
     Fargate compute, three queues, each queue's ARN and capacity published under
-    ``/constructs-batch/<stack name>/queues/`` and as exported outputs) and an example
-    job reading a secret, whose job definition ARN is published beside them.
+    ``/constructs-batch/<stack name>/queues/`` and as exported outputs), an example
+    job reading a secret, whose job definition ARN is published beside them, and an
+    example workflow (the job, then the job as an array of two) with a nightly
+    schedule that is created disabled, so the stack costs nothing until it is turned on.
 
     Args:
         network_profile: how jobs reach the internet. Default: ``PUBLIC`` ($0 idle).
@@ -99,4 +103,21 @@ class BatchPlatformStack(Stack):
             "ExampleJobDefinitionArn",
             value=arn,
             export_name=f"{self.stack_name}-ExampleJobDefinitionArn",
+        )
+
+        self.example_workflow = JobWorkflow(self, "ExampleWorkflow")
+        check = self.example_workflow.submit(
+            "Check", job=self.example_job, queue=self.default_queue
+        )
+        fan_out = self.example_workflow.submit(
+            "FanOut", job=self.example_job, queue=self.default_queue, array_size=2
+        )
+        self.example_workflow.define(check.next(fan_out))
+        # Disabled: a nightly run of the example would bill Spot minutes every day.
+        self.example_schedule = JobSchedule(
+            self,
+            "ExampleNightly",
+            schedule=scheduler.ScheduleExpression.cron(minute="0", hour="2"),
+            workflow=self.example_workflow,
+            enabled=False,
         )
