@@ -299,8 +299,8 @@ class Loader:
         if first is None:
             raise LoadError("the object is empty: no header row")
         header_line, header = first
-        if header is None:
-            raise LoadError(f"the header row (line {header_line}) is not valid CSV")
+        if isinstance(header, str):
+            raise LoadError(f"the header row (line {header_line}) is not valid CSV: {header}")
         builder = ItemBuilder(
             header,
             key_columns=self.settings.key_columns,
@@ -317,14 +317,15 @@ class Loader:
         add_reject = rejects.add
         add_digest = digests.add
         put = writer.put
+        explain = builder.explain
         for line, fields in records:
             counters.rows += 1
-            if fields is None:
-                add_reject(line, RejectReason.MALFORMED, None)
+            if isinstance(fields, str):  # the csv module's error
+                add_reject(line, RejectReason.MALFORMED, None, f"not valid CSV: {fields}")
                 continue
             built = build(fields)
             if isinstance(built, str):
-                add_reject(line, built, fields)
+                add_reject(line, built, fields, explain(fields))
                 continue
             key, item = built
             add_digest(key)

@@ -179,24 +179,72 @@ def test_loader_writes_each_reject_reason_with_its_line(world: Any) -> None:
         ",nokey,1\n"  # 4: empty key
         'multi,"two\nlines",NaN\n'  # 5-6: bad number
         f"big,{huge},1\n"  # 7: item over 400 KB
+        f"{'k' * 2049},long key,1\n"  # 8: partition key over 2048 bytes
     )
 
     # WHEN it is loaded with a threshold that tolerates them
     result = _load(world, "incoming/rejects.csv", body, reject_threshold=1.0 - 1e-9)
 
-    # THEN each bad row is in the rejects file with its reason, line and raw row
+    # THEN each bad row is in the rejects file with its reason, line, raw row and detail
     rejects = _rejects(world, result)
     assert [(r["line"], r["reason"]) for r in rejects] == [
         ("3", "column_count"),
         ("4", "empty_key"),
         ("5", "bad_number"),
         ("7", "item_too_large"),
+        ("8", "key_too_large"),
     ]
     assert rejects[2]["raw"] == 'multi,"two\nlines",NaN'
+    assert (
+        rejects[2]["detail"]
+        == "column amount: 'NaN' is not a number (ASCII digits, optional sign, point and exponent)"
+    )
     assert rejects[3]["raw"].endswith(f"...[{len(huge) + len('big,,1') - 100_000} more chars]")
+    assert (
+        rejects[4]["detail"] == "key column id is 2049 bytes, a partition key value is at most 2048"
+    )
     assert result.rejects_key == "rejected/incoming/rejects.csv.errors.csv"
-    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 1, 4)
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 1, 5)
     assert list(world.items()) == ["ok"]
+
+
+def test_loader_rejects_a_cell_longer_than_an_item_with_its_line_and_raw_row(world: Any) -> None:
+    # GIVEN a row whose one cell alone is above 400 KB (1 MB), between two good rows
+    body = f"id,name,amount\na,first,1\nbig,{'y' * 1_000_000},2\nb,after,3\n"
+
+    # WHEN it is loaded
+    result = _load(world, "incoming/huge-cell.csv", body, reject_threshold=0.5)
+
+    # THEN that row is item_too_large with its line and its raw record cut at 100,000 characters,
+    # and the rows around it load
+    (reject,) = _rejects(world, result)
+    assert (reject["line"], reject["reason"]) == ("3", "item_too_large")
+    assert reject["raw"].startswith("big,yyy") and reject["raw"].endswith(" more chars]")
+    assert sorted(world.items()) == ["a", "b"]
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 2, 1)
+
+
+def test_loader_rejects_numbers_outside_dynamodb_rules_and_loads_the_rest(world: Any) -> None:
+    # GIVEN numbers DynamoDB refuses among numbers it stores (zero padding beyond 38 digits too)
+    refused = ["2.5E-150", "5E+126", "1E+126", "1\u06623", "\uff11\uff12\uff13", "1" * 39]
+    stored = {"p": "1" + "0" * 40, "q": "0.1" + "0" * 40, "r": "1E-130", "s": "-9.5E+125"}
+    rows = [f"bad{i},x,{v}" for i, v in enumerate(refused)] + [
+        f"{k},x,{v}" for k, v in stored.items()
+    ]
+
+    # WHEN it is loaded
+    result = _load(
+        world,
+        "incoming/numbers.csv",
+        "id,name,amount\n" + "\n".join(rows) + "\n",
+        reject_threshold=0.9,
+    )
+
+    # THEN each refused number is a bad_number reject and the others are stored by value
+    assert [r["reason"] for r in _rejects(world, result)] == ["bad_number"] * len(refused)
+    items = world.items()
+    assert {k: items[k]["amount"] for k in stored} == {k: Decimal(v) for k, v in stored.items()}
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 4, 6)
 
 
 def test_loader_keeps_the_last_row_of_a_duplicate_key_and_counts_it(world: Any) -> None:
