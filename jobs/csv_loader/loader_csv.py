@@ -101,6 +101,7 @@ class RejectReason:
     KEY_TOO_LARGE: Final = "key_too_large"
     ITEM_TOO_LARGE: Final = "item_too_large"
     MALFORMED: Final = "malformed_csv"
+    REFUSED: Final = "refused_by_dynamodb"
 
 
 class _ChunkReader(io.RawIOBase):
@@ -429,6 +430,10 @@ class DuplicateCounter:
     A digest collision (probability about n**2 / 2**65, 1e-7 for 2 million rows) would
     count one extra duplicate; it never changes what is written.
 
+    Items DynamoDB refused (``refuse``, from any thread) are taken out of the count: a key
+    stays in the table when at least one of its rows was written, so the duplicates are
+    the accepted rows that were not refused, minus the keys with a row left standing.
+
     Args:
         directory: where to create the database file.
     """
@@ -443,10 +448,14 @@ class DuplicateCounter:
         self._db.execute(f"PRAGMA cache_size=-{self._CACHE_KIB}")
         self._db.execute("PRAGMA temp_store=FILE")
         self._db.execute("CREATE TABLE digests (digest INTEGER NOT NULL)")
+        self._db.execute("CREATE TABLE refused (digest INTEGER NOT NULL, rows INTEGER NOT NULL)")
         # One bound parameter per row: a batch stays within SQLite's variable limit.
         self._batch = min(self._BATCH, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         self._insert_batch = _insert_digests(self._batch)
         self._pending: list[int] = []
+        self._refused: list[tuple[int, int]] = []
+        self._refused_rows = 0
+        self._lock = threading.Lock()
 
     def add(self, key: Hashable) -> None:
         """Record one accepted row's key."""
@@ -455,11 +464,27 @@ class DuplicateCounter:
         if len(pending) >= self._batch:
             self._flush()
 
+    def refuse(self, key: Hashable, rows: int) -> None:
+        """Record that DynamoDB refused the item of ``key`` standing for ``rows`` accepted rows
+        (thread-safe; the rows it replaced in its batch were not written either)."""
+        with self._lock:
+            self._refused.append((hash(key), rows))
+
     def duplicates(self) -> int:
-        """Rows so far whose key also appears in a later row."""
+        """Rows so far whose key also appears in a later row (see the class docstring)."""
         self._flush()
-        row = self._db.execute("SELECT COUNT(*) - COUNT(DISTINCT digest) FROM digests").fetchone()
-        return int(row[0])
+        if not self._refused_rows:
+            query = "SELECT COUNT(*) - COUNT(DISTINCT digest) FROM digests"
+            return int(self._db.execute(query).fetchone()[0])
+        # Rows not refused, minus keys with more accepted rows than refused ones.
+        standing = self._db.execute(
+            "SELECT COUNT(*) FROM (SELECT digest, COUNT(*) AS n FROM digests GROUP BY digest) "
+            "LEFT JOIN (SELECT digest, SUM(rows) AS r FROM refused GROUP BY digest) "
+            "USING (digest) WHERE n > COALESCE(r, 0)"
+        ).fetchone()[0]
+        refused_items = self._db.execute("SELECT COUNT(*) FROM refused").fetchone()[0]
+        accepted = self._db.execute("SELECT COUNT(*) FROM digests").fetchone()[0]
+        return int(accepted - refused_items - standing)
 
     def close(self) -> None:
         """Close the database."""
@@ -471,6 +496,11 @@ class DuplicateCounter:
             full = len(pending) == self._batch
             self._db.execute(self._insert_batch if full else _insert_digests(len(pending)), pending)
             self._pending = []
+        if self._refused:
+            with self._lock:
+                refused, self._refused = self._refused, []
+            self._db.executemany("INSERT INTO refused VALUES (?, ?)", refused)
+            self._refused_rows += sum(rows for _, rows in refused)
 
 
 def _insert_digests(rows: int) -> str:

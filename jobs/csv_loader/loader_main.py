@@ -38,6 +38,7 @@ from loader_csv import (
     RejectReason,
     RejectsFile,
     csv_records,
+    item_key,
     text_lines,
 )
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
@@ -45,6 +46,7 @@ from loader_writer import (
     DEFAULT_BASE_DELAY_SECONDS,
     DEFAULT_MAX_DELAY_SECONDS,
     BatchWriter,
+    Refusal,
     WriteError,
 )
 
@@ -84,9 +86,11 @@ class LoadResult:
     """Outcome of one run, as recorded in the ledger.
 
     ``rows_loaded`` is the number of items this run left in the table: accepted rows
-    minus ``rows_duplicate`` when every write succeeded, or the items DynamoDB had
-    acknowledged when writing stopped early. ``rows_duplicate`` counts rows superseded
-    by a later row with the same key; ``rows_rejected`` rows listed in the rejects file.
+    minus the rows DynamoDB refused and ``rows_duplicate`` when every write succeeded, or
+    the items DynamoDB had acknowledged when writing stopped early. ``rows_duplicate``
+    counts rows superseded by a later row with the same key; ``rows_rejected`` rows listed
+    in the rejects file (those DynamoDB refused included). With every write done,
+    ``rows_loaded + rows_rejected + rows_duplicate`` is the number of data rows.
     """
 
     object_id: str
@@ -219,11 +223,19 @@ class Loader:
         with tempfile.TemporaryDirectory(prefix="csv-loader-", dir=self._temp_dir) as work_dir:
             rejects = RejectsFile(work_dir)
             digests = DuplicateCounter(work_dir)
+
+            def refused(refusal: Refusal) -> None:  # from a writer thread
+                rejects.add(refusal.line, RejectReason.REFUSED, refusal.fields, refusal.message)
+                digests.refuse(refusal.key, refusal.versions)
+
+            key_columns = self.settings.key_columns
             writer = BatchWriter(
                 self.dynamodb,
                 self.settings.target_table,
                 concurrency=self.settings.write_concurrency,
                 max_retry_seconds=self.settings.max_retry_seconds,
+                key_of=lambda item: item_key(item, key_columns),
+                on_refused=refused,
                 base_delay_seconds=self._retry_base_delay,
                 max_delay_seconds=self._retry_max_delay,
             )
@@ -259,7 +271,11 @@ class Loader:
         result = LoadResult(
             object_id=source.object_id,
             status=c.STATUS_FAILED if error else c.STATUS_SUCCEEDED,
-            rows_loaded=counters.accepted - duplicates if writes_complete else writer.written,
+            rows_loaded=(
+                counters.accepted - writer.refused - duplicates
+                if writes_complete
+                else writer.written
+            ),
             rows_rejected=rejects.count,
             rows_duplicate=duplicates,
             rejects_key=rejects_key,
@@ -282,6 +298,7 @@ class Loader:
             rows_per_s=round(counters.rows / max(result.duration_s, 1e-3), 1),
             write_calls=writer.calls,
             write_retries=writer.retries,
+            write_refused=writer.refused,
             error=result.error,
         )
         return result
@@ -329,7 +346,7 @@ class Loader:
                 continue
             key, item = built
             add_digest(key)
-            put(key, item)
+            put(key, item, line, fields)
             counters.accepted += 1
 
     def _object_chunks(self, source: CsvSource) -> Iterator[bytes]:

@@ -16,12 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import loader_contract as contract
 import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
+from botocore.stub import Stubber
 from loader_main import Loader, LoadResult, main
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
-from loader_writer import BatchWriter
+from loader_writer import BatchWriter, Refusal
+from pipeline_local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
 
 LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
 
@@ -501,6 +504,137 @@ def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
     assert world.ledger(result.object_id)["status"] == contract.STATUS_FAILED
 
 
+# --- items DynamoDB refuses -------------------------------------------------------------------
+
+
+def _refusing(world: Any, *bad: str) -> RefusingDynamoDB:
+    """The emulator's client, refusing every batch that holds a row named in ``bad``."""
+    return RefusingDynamoDB(
+        world.dynamodb, key_attribute="id", refuse=lambda item: item["name"]["S"] in bad
+    )
+
+
+def test_batch_writer_splits_a_refused_batch_until_the_refused_item_stands_alone() -> None:
+    # GIVEN one lane, and DynamoDB refusing the batch of three, then each half holding "bad"
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    refused: list[Refusal] = []
+    with Stubber(client) as stub:
+        for response in ("refuse", "ok", "refuse", "refuse", "ok"):
+            if response == "refuse":
+                stub.add_client_error(
+                    "batch_write_item", "ValidationException", INDEX_TYPE_MISMATCH, 400
+                )
+            else:
+                stub.add_response("batch_write_item", {"UnprocessedItems": {}})
+        writer = BatchWriter(
+            client,
+            "Target",
+            concurrency=1,
+            max_retry_seconds=1,
+            key_of=lambda item: item["id"]["S"],
+            on_refused=refused.append,
+        )
+
+        # WHEN three items are written, the second one refused by DynamoDB
+        for line, key in enumerate(("a", "bad", "c"), start=2):
+            writer.put(key, {"id": {"S": key}}, line, [key])
+        writer.close()
+
+        # THEN the batch went [a, bad, c] -> [a] + [bad, c] -> [bad] + [c]: every call was used
+        stub.assert_no_pending_responses()
+    # AND only "bad" was refused, with its line, its row and DynamoDB's message
+    assert refused == [Refusal("bad", 3, ["bad"], 1, INDEX_TYPE_MISMATCH)]
+    assert (writer.written, writer.refused, writer.calls) == (2, 1, 5)
+
+
+def test_loader_rejects_items_dynamodb_refuses_and_writes_every_other_row(world: Any) -> None:
+    # GIVEN 200 rows, and DynamoDB refusing two of them by a rule the loader does not check
+    flaky = _refusing(world, "name 7", "name 150")
+
+    # WHEN they are loaded
+    result = _load(world, "incoming/refused.csv", _rows(200), dynamodb=flaky)
+
+    # THEN both are rejected with their line, row and DynamoDB's message, and every other row
+    # is written exactly once
+    rejects = _rejects(world, result)
+    assert [(r["line"], r["reason"], r["raw"]) for r in rejects] in (
+        [
+            ("9", "refused_by_dynamodb", "r00007,name 7,7"),
+            ("152", "refused_by_dynamodb", "r00150,name 150,150"),
+        ],
+        [
+            ("152", "refused_by_dynamodb", "r00150,name 150,150"),
+            ("9", "refused_by_dynamodb", "r00007,name 7,7"),
+        ],
+    )
+    assert {r["detail"] for r in rejects} == {INDEX_TYPE_MISMATCH}
+    assert sorted(world.items()) == sorted(f"r{i:05d}" for i in range(200) if i not in (7, 150))
+    assert set(flaky.writes.values()) == {1} and len(flaky.writes) == 198
+    # AND the counts and the ledger say so
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 198, 2)
+    ledger = world.ledger(result.object_id)
+    assert (ledger["rows_loaded"], ledger["rows_rejected"], ledger["rows_duplicate"]) == (198, 2, 0)
+
+
+def test_loader_counts_refused_rows_against_the_reject_threshold(world: Any) -> None:
+    # GIVEN 40 rows of which DynamoDB refuses 4 (10%), and a 5% threshold
+    flaky = _refusing(world, *(f"name {i}" for i in (1, 2, 20, 39)))
+
+    # WHEN they are loaded
+    result = _load(
+        world, "incoming/refused-many.csv", _rows(40), dynamodb=flaky, reject_threshold=0.05
+    )
+
+    # THEN the run fails on the threshold, and the other rows are written all the same
+    assert result.status == contract.STATUS_FAILED
+    assert result.error == "4 of 40 data rows rejected (10.00%), above REJECT_THRESHOLD 0.05"
+    assert (result.rows_loaded, result.rows_rejected) == (36, 4)
+    assert len(world.items()) == 36
+
+
+def test_loader_keeps_the_earlier_row_when_dynamodb_refuses_a_later_duplicate(world: Any) -> None:
+    # GIVEN key k1 written early (its own batch) and again much later by a row DynamoDB refuses
+    rows = ["id,name,amount", "k1,first,1"] + [f"f{i},filler,{i}" for i in range(200)]
+    rows += ["k1,refused,2"]
+    flaky = _refusing(world, "refused")
+
+    # WHEN it is loaded with one lane, so the two rows of k1 are in different batches
+    result = _load(
+        world,
+        "incoming/refused-dup.csv",
+        "\n".join(rows) + "\n",
+        dynamodb=flaky,
+        write_concurrency=1,
+    )
+
+    # THEN the earlier row stays, and the counts add up: 201 loaded, 1 rejected, no duplicate
+    assert world.items()["k1"]["name"] == "first"
+    assert (result.rows_loaded, result.rows_rejected, result.rows_duplicate) == (201, 1, 0)
+
+
+def test_loader_counts_a_refused_row_that_replaced_a_pending_duplicate(world: Any) -> None:
+    # GIVEN key k1 twice in one batch, the later row refused by DynamoDB
+    body = "id,name,amount\nk1,first,1\nk2,other,2\nk1,refused,3\n"
+    flaky = _refusing(world, "refused")
+
+    # WHEN it is loaded (the later row replaced the earlier one before the batch was sent)
+    result = _load(
+        world,
+        "incoming/refused-pending.csv",
+        body,
+        dynamodb=flaky,
+        write_concurrency=1,
+        reject_threshold=0.5,
+    )
+
+    # THEN k1 is not in the table, and the counts say exactly that: k2 loaded, the refused row
+    # rejected, the row it replaced a duplicate
+    assert sorted(world.items()) == ["k2"]
+    assert (result.rows_loaded, result.rows_rejected, result.rows_duplicate) == (1, 1, 1)
+
+
 # --- the real entry point --------------------------------------------------------------------
 
 
@@ -660,10 +794,17 @@ def test_main_exits_2_when_the_environment_is_incomplete() -> None:
 
 def test_batch_writer_sends_binary_values_through_botocore(world: Any) -> None:
     # GIVEN an item json cannot encode (a binary attribute)
-    writer = BatchWriter(world.dynamodb, world.target_table, concurrency=2, max_retry_seconds=1)
+    writer = BatchWriter(
+        world.dynamodb,
+        world.target_table,
+        concurrency=2,
+        max_retry_seconds=1,
+        key_of=lambda item: item["id"]["S"],
+        on_refused=lambda refusal: None,
+    )
 
     # WHEN it is written
-    writer.put("b1", {"id": {"S": "b1"}, "blob": {"B": b"\x00\x01"}})
+    writer.put("b1", {"id": {"S": "b1"}, "blob": {"B": b"\x00\x01"}}, 1, ["b1"])
     writer.close()
 
     # THEN botocore serialized it as usual
