@@ -630,7 +630,7 @@ class PipelineStack(Stack):
             loader_role, ["s3:GetObject", "s3:GetObjectVersion"], INPUT_PREFIX, MANIFEST_PREFIX
         )
         grant_objects(loader_role, ["s3:PutObject", "s3:AbortMultipartUpload"], REJECTED_PREFIX)
-        table.grant(loader_role, "dynamodb:BatchWriteItem")
+        table.grant(loader_role, "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
         ledger.grant(loader_role, "dynamodb:UpdateItem")
 
         outputs = {

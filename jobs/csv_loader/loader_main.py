@@ -168,8 +168,8 @@ class Loader:
 
     Args:
         s3: S3 client (GetObject on the CSV, PutObject of the rejects file).
-        dynamodb: low-level DynamoDB client (BatchWriteItem on the target table, UpdateItem
-            on the ledger); shared by every writer thread, so give it
+        dynamodb: low-level DynamoDB client (DescribeTable and BatchWriteItem on the target
+            table, UpdateItem on the ledger); shared by every writer thread, so give it
             ``max_pool_connections >= settings.write_concurrency``.
         settings: table names, key and numeric columns, thresholds.
         temp_dir: where to spool the rejects file and key digests. Default: the system
@@ -311,6 +311,7 @@ class Loader:
         digests: DuplicateCounter,
         writer: BatchWriter,
     ) -> None:
+        numeric_columns = self._numeric_columns(source)
         records = csv_records(text_lines(self._object_chunks(source)))
         first = next(records, None)
         if first is None:
@@ -321,7 +322,7 @@ class Loader:
         builder = ItemBuilder(
             header,
             key_columns=self.settings.key_columns,
-            numeric_columns=self.settings.numeric_columns,
+            numeric_columns=numeric_columns,
         )
         if builder.ignored_numeric_columns:
             log_event(
@@ -348,6 +349,60 @@ class Loader:
             add_digest(key)
             put(key, item, line, fields)
             counters.accepted += 1
+
+    def _numeric_columns(self, source: CsvSource) -> frozenset[str]:
+        """The numeric columns, with each key column typed as the target table defines it.
+
+        Reads the table's key schema once (DescribeTable), before anything is written.
+
+        Raises:
+            LoadError: the table cannot be described, is not keyed by ``KEY_COLUMNS``, or has
+                a BINARY key (the loader writes strings and numbers).
+        """
+        table = self.settings.target_table
+        key_columns = list(self.settings.key_columns)
+        try:
+            description = self.dynamodb.describe_table(TableName=table)["Table"]
+        except (ClientError, BotoCoreError) as exc:
+            raise LoadError(
+                f"cannot read the key schema of table {table} (DescribeTable): {_explain(exc)}"
+            ) from exc
+        schema = sorted(description.get("KeySchema", []), key=lambda k: k["KeyType"] != "HASH")
+        names = [k["AttributeName"] for k in schema]
+        if names != key_columns:
+            raise LoadError(
+                f"table {table} is keyed by {names} (partition, then sort), "
+                f"but {c.ENV_KEY_COLUMNS} names {key_columns}: nothing was written"
+            )
+        types = {
+            d["AttributeName"]: d["AttributeType"]
+            for d in description.get("AttributeDefinitions", [])
+            if d["AttributeName"] in names
+        }
+        binary = [name for name in names if types.get(name) == "B"]
+        if binary:
+            raise LoadError(
+                f"table {table} has BINARY key attributes {binary}; the loader writes string "
+                "and number keys only: nothing was written"
+            )
+        numeric = set(self.settings.numeric_columns)
+        retyped: dict[str, str] = {}
+        for name in names:
+            if types.get(name) == "N" and name not in numeric:
+                numeric.add(name)
+                retyped[name] = "NUMBER"
+            elif types.get(name) == "S" and name in numeric:
+                numeric.discard(name)
+                retyped[name] = "STRING"
+        if retyped:
+            log_event(
+                "warning",
+                object_id=source.object_id,
+                message=f"key columns typed as table {table} defines them, not as "
+                f"{c.ENV_NUMERIC_COLUMNS} says",
+                columns=retyped,
+            )
+        return frozenset(numeric)
 
     def _object_chunks(self, source: CsvSource) -> Iterator[bytes]:
         """The object's bytes, resuming with a Range request if the stream breaks.

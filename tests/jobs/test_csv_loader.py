@@ -279,18 +279,7 @@ def test_loader_keeps_the_last_row_when_the_earlier_write_is_throttled(world: An
 
 def test_loader_treats_equal_numbers_as_the_same_key(world: Any) -> None:
     # GIVEN a numeric sort key written as 1 and 1.0 (the same DynamoDB number)
-    world.dynamodb.create_table(
-        TableName="Orders",
-        KeySchema=[
-            {"AttributeName": "id", "KeyType": "HASH"},
-            {"AttributeName": "line", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "line", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _create_table(world, "Orders", ("id", "S"), ("line", "N"))
     body = "id,line,name\no1,1,first\no1,1.0,second\no1,2,other\n"
 
     # WHEN it is loaded with a two-column key
@@ -308,6 +297,131 @@ def test_loader_treats_equal_numbers_as_the_same_key(world: Any) -> None:
     assert (result.rows_loaded, result.rows_duplicate) == (2, 1)
     names = {i["name"] for i in world.aws.resource("dynamodb").Table("Orders").scan()["Items"]}
     assert names == {"second", "other"}
+
+
+# --- the target table's key schema ------------------------------------------------------------
+
+
+def _create_table(world: Any, name: str, *keys: tuple[str, str]) -> None:
+    """A table keyed by ``(attribute, type)`` pairs: partition, then optional sort."""
+    world.dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": attribute, "KeyType": kind}
+            for (attribute, _), kind in zip(keys, ("HASH", "RANGE"), strict=False)
+        ],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+class CallsSpy:
+    """The emulator's client, counting the calls made by operation name."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self.real, name)
+        if not callable(operation):
+            return operation
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return operation(*args, **kwargs)
+
+        return call
+
+
+def test_loader_types_a_key_column_as_the_table_defines_it(
+    world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN an imported table whose partition key is a NUMBER, and no numeric_columns
+    caplog.set_level(logging.INFO, logger="csv_loader")
+    _create_table(world, "ByNumber", ("id", "N"))
+    spy = CallsSpy(world.dynamodb)
+
+    # WHEN a file keyed by numbers written in two ways is loaded
+    result = _load(
+        world,
+        "incoming/by-number.csv",
+        "id,name\n7,first\n7.0,second\n12,other\n",
+        dynamodb=spy,
+        target_table="ByNumber",
+        numeric_columns=frozenset(),
+    )
+
+    # THEN the key cells are numbers (7 and 7.0 are one item), after one DescribeTable
+    assert (result.status, result.rows_loaded, result.rows_duplicate) == ("SUCCEEDED", 2, 1)
+    items = world.aws.resource("dynamodb").Table("ByNumber").scan()["Items"]
+    assert {item["id"]: item["name"] for item in items} == {
+        Decimal(7): "second",
+        Decimal(12): "other",
+    }
+    assert spy.calls["describe_table"] == 1
+    # AND the log says the key column was typed from the table
+    warnings = [
+        json.loads(r.getMessage()) for r in caplog.records if "typed as table" in r.getMessage()
+    ]
+    assert warnings and warnings[0]["columns"] == {"id": "NUMBER"}
+
+
+def test_loader_writes_a_numeric_key_column_as_a_string_when_the_table_says_so(world: Any) -> None:
+    # GIVEN the standard table (partition key id is a STRING) and id listed as numeric
+    # WHEN a file whose ids look like numbers is loaded
+    result = _load(
+        world, "incoming/string-ids.csv", "id,name\n007,a\n7,b\n", numeric_columns=frozenset({"id"})
+    )
+
+    # THEN the ids are stored as written (two different strings)
+    assert (result.status, result.rows_loaded) == ("SUCCEEDED", 2)
+    assert sorted(world.items()) == ["007", "7"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "error"),
+    [
+        (
+            (("pk", "S"),),
+            "table Other is keyed by ['pk'] (partition, then sort), but KEY_COLUMNS names ['id']: nothing was written",
+        ),
+        (
+            (("id", "S"), ("sk", "S")),
+            "table Other is keyed by ['id', 'sk'] (partition, then sort), but KEY_COLUMNS names ['id']",
+        ),
+        (
+            (("id", "B"),),
+            "table Other has BINARY key attributes ['id']; the loader writes string and number keys only",
+        ),
+    ],
+    ids=["other-name", "extra-sort-key", "binary"],
+)
+def test_loader_fails_before_writing_when_the_table_key_cannot_take_the_rows(
+    world: Any, keys: tuple[tuple[str, str], ...], error: str
+) -> None:
+    # GIVEN an imported table whose key the loader cannot fill from KEY_COLUMNS
+    _create_table(world, "Other", *keys)
+    spy = CallsSpy(world.dynamodb)
+
+    # WHEN a file is loaded into it
+    result = _load(world, "incoming/other.csv", _rows(30), dynamodb=spy, target_table="Other")
+
+    # THEN the run fails with one message, and no BatchWriteItem was sent
+    assert result.status == contract.STATUS_FAILED
+    assert result.error is not None and result.error.startswith(error)
+    assert spy.calls["batch_write_item"] == 0 and result.rows_loaded == 0
+
+
+def test_loader_fails_when_the_table_cannot_be_described(world: Any) -> None:
+    # GIVEN a target table that does not exist
+    # WHEN a file is loaded
+    result = _load(world, "incoming/missing.csv", _rows(3), target_table="Missing")
+
+    # THEN the run fails saying which table and why
+    assert result.status == contract.STATUS_FAILED
+    assert result.error is not None
+    assert result.error.startswith("cannot read the key schema of table Missing (DescribeTable): ")
 
 
 # --- failure rules -----------------------------------------------------------------------------
