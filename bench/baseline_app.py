@@ -453,6 +453,8 @@ class PipelineStack(Stack):
                 "LEDGER_TABLE_NAME": ledger.table_name,
                 "KEY_COLUMNS": "id",
                 "NUMERIC_COLUMNS": "",
+                "BOOLEAN_COLUMNS": "",
+                "NULL_VALUES": '[""]',
                 "REJECTED_PREFIX": REJECTED_PREFIX,
                 "REJECT_THRESHOLD": "0.05",
             },

@@ -12,6 +12,7 @@ topic.
 from __future__ import annotations
 
 import importlib.resources
+import json
 from collections.abc import Sequence
 
 from aws_cdk import (
@@ -57,6 +58,10 @@ INPUT_SUFFIX = ".csv"
 #: Where the loader writes rejected rows, and the submitter writes array-job manifests.
 REJECTED_PREFIX = "rejected/"
 MANIFEST_PREFIX = "manifests/"
+#: Cells that are missing values: only the empty string, which is always one. Not a longer
+#: list such as pandas' (NA, N/A, NULL, NaN, ...), nor a case-blind match: NA is also
+#: Namibia's country code, Na sodium, and a real value must never vanish as a marker.
+DEFAULT_NULL_VALUES: tuple[str, ...] = ("",)
 #: Default share of a file's rows that may be rejected before the load fails.
 DEFAULT_REJECT_THRESHOLD = 0.05
 #: Loader resources: one vCPU and 2 GiB fit Fargate and any EC2 environment.
@@ -108,6 +113,23 @@ def _runtime_dir(package: str) -> str:
 
 #: Files never shipped in an asset (they would also churn its hash).
 _ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
+
+
+def _null_value_errors(null_values: Sequence[str]) -> list[str]:
+    """Why ``null_values`` cannot reach the loader, or could never match a cell of a file."""
+    if isinstance(null_values, str) or not all(isinstance(v, str) for v in null_values):
+        return [f"null_values must be a sequence of strings, got {null_values!r}"]
+    tokens = [v for v in null_values if is_token(v)]
+    if tokens:
+        return [f"null_values must be known at synth (no tokens), got {tokens}"]
+    # A lone surrogate is not Unicode text: no UTF-8 file holds it, and the template (UTF-8
+    # JSON) cannot carry it to the job definition.
+    surrogates = [v for v in null_values if any(0xD800 <= ord(ch) <= 0xDFFF for ch in v)]
+    if surrogates:
+        return [
+            f"null_values must be Unicode text (no lone surrogate code points), got {surrogates!r}"
+        ]
+    return []
 
 
 def _loader_key_type(column: str, numeric_columns: Sequence[str]) -> dynamodb.AttributeType:
@@ -198,6 +220,13 @@ class CsvToDynamoDbPipeline(Construct):
             Default: ``("id",)``.
         numeric_columns: columns loaded as numbers (a key column among them is a NUMBER
             key). Default: none (all strings).
+        boolean_columns: columns loaded as DynamoDB booleans: ``true`` or ``false`` in any
+            letter case; any other value rejects the row (``bad_boolean``). Never a key
+            column nor a numeric column. Default: none.
+        null_values: cell values that mean "no value" in every column: the attribute is
+            omitted, and a key column's row is rejected (``empty_key``). Matched exactly
+            (letter case and spaces count); the empty string is always one. Default:
+            ``("",)``; an R export needs ``("NA",)``, a SQL dump often ``("NULL",)``.
         reject_threshold: share of rows (0-1) that may be rejected before a load
             fails. Default: 0.05.
         loader_image: the loader's image. Default: built from ``jobs/csv_loader``.
@@ -224,6 +253,8 @@ class CsvToDynamoDbPipeline(Construct):
         table: dynamodb.ITable | None = None,
         key_columns: Sequence[str] = ("id",),
         numeric_columns: Sequence[str] = (),
+        boolean_columns: Sequence[str] = (),
+        null_values: Sequence[str] = DEFAULT_NULL_VALUES,
         reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
         loader_image: ecs.ContainerImage | None = None,
         loader_vcpus: float = DEFAULT_LOADER_VCPUS,
@@ -237,6 +268,8 @@ class CsvToDynamoDbPipeline(Construct):
             table=table,
             key_columns=key_columns,
             numeric_columns=numeric_columns,
+            boolean_columns=boolean_columns,
+            null_values=null_values,
             reject_threshold=reject_threshold,
             submitter_concurrency=submitter_concurrency,
         )
@@ -280,6 +313,9 @@ class CsvToDynamoDbPipeline(Construct):
                 loader.ENV_LEDGER_TABLE_NAME: self.ledger.table_name,
                 loader.ENV_KEY_COLUMNS: ",".join(key_columns),
                 loader.ENV_NUMERIC_COLUMNS: ",".join(numeric_columns),
+                loader.ENV_BOOLEAN_COLUMNS: ",".join(boolean_columns),
+                # JSON carries any text (escaped to ASCII); the empty string always leads.
+                loader.ENV_NULL_VALUES: json.dumps(list(dict.fromkeys(["", *null_values]))),
                 loader.ENV_REJECTED_PREFIX: REJECTED_PREFIX,
                 loader.ENV_REJECT_THRESHOLD: str(reject_threshold),
             },
@@ -332,6 +368,8 @@ class CsvToDynamoDbPipeline(Construct):
         table: dynamodb.ITable | None,
         key_columns: Sequence[str],
         numeric_columns: Sequence[str],
+        boolean_columns: Sequence[str],
+        null_values: Sequence[str],
         reject_threshold: float,
         submitter_concurrency: int,
     ) -> None:
@@ -341,11 +379,25 @@ class CsvToDynamoDbPipeline(Construct):
                 "key_columns must name 1 (partition) or 2 (partition, sort) columns, "
                 f"got {list(key_columns)}"
             )
-        for argument, names in (("key_columns", key_columns), ("numeric_columns", numeric_columns)):
+        for argument, names in (
+            ("key_columns", key_columns),
+            ("numeric_columns", numeric_columns),
+            ("boolean_columns", boolean_columns),
+        ):
             if any(not name or "," in name for name in names):
                 errors.append(
                     f"{argument} must be non-empty names without commas, got {list(names)}"
                 )
+        both = sorted(set(boolean_columns) & set(numeric_columns))
+        if both:
+            errors.append(f"boolean_columns and numeric_columns must not share columns, got {both}")
+        boolean_keys = [name for name in key_columns if name in boolean_columns]
+        if boolean_keys:
+            errors.append(
+                "boolean_columns must not name key columns (DynamoDB keys are STRING, NUMBER "
+                f"or BINARY), got {boolean_keys}"
+            )
+        errors += _null_value_errors(null_values)
         errors += check_range("reject_threshold", reject_threshold, 0, 1)
         errors += check_range("submitter_concurrency", submitter_concurrency, 1, 1000)
         if table is not None and 1 <= len(key_columns) <= 2:

@@ -98,6 +98,7 @@ class RejectReason:
     COLUMN_COUNT: Final = "column_count"
     EMPTY_KEY: Final = "empty_key"
     BAD_NUMBER: Final = "bad_number"
+    BAD_BOOLEAN: Final = "bad_boolean"
     KEY_TOO_LARGE: Final = "key_too_large"
     ITEM_TOO_LARGE: Final = "item_too_large"
     MALFORMED: Final = "malformed_csv"
@@ -167,31 +168,49 @@ class _Column:
     name: str
     name_bytes: int
     numeric: bool
+    boolean: bool
+
+
+# What a boolean column's cell may hold, after lowering its letter case.
+_BOOLEANS: Final = {"true": True, "false": False}
 
 
 class ItemBuilder:
     """Turns records into low-level DynamoDB items under one header, checking DynamoDB's rules.
 
     Values stay strings except in ``numeric_columns`` (DynamoDB numbers, see
-    ``dynamodb_number``). An empty value omits the attribute. A key value that is empty or
-    only whitespace rejects the row (``empty_key``), as does a string key value longer than
-    DynamoDB allows (``key_too_large``: 2048 bytes for the partition key, 1024 for the sort
-    key, in UTF-8), a number DynamoDB cannot store (``bad_number``) and an item above 400 KB
-    (``item_too_large``).
+    ``dynamodb_number``) and ``boolean_columns`` (DynamoDB BOOL: ``true`` or ``false`` in
+    any letter case). A cell equal to one of ``null_values`` (the empty string always is
+    one) omits the attribute. A key value that is missing or only whitespace rejects the
+    row (``empty_key``), as does a string key value longer than DynamoDB allows
+    (``key_too_large``: 2048 bytes for the partition key, 1024 for the sort key, in UTF-8),
+    a number DynamoDB cannot store (``bad_number``), a boolean cell that is neither true
+    nor false (``bad_boolean``) and an item above 400 KB (``item_too_large``).
 
     Args:
         header: the header record's fields (attribute names).
         key_columns: names forming the key (partition, then optional sort).
         numeric_columns: names whose values are numbers. Names not in the header are ignored.
+        boolean_columns: names whose values are booleans (never a key or numeric column).
+            Names not in the header are ignored. Default: none.
+        null_values: cell values that are missing values, besides the empty string.
+            Default: only the empty string.
 
     Raises:
         HeaderError: a key column is missing, or a name is empty or repeated.
     """
 
     def __init__(
-        self, header: Sequence[str], *, key_columns: Sequence[str], numeric_columns: Iterable[str]
+        self,
+        header: Sequence[str],
+        *,
+        key_columns: Sequence[str],
+        numeric_columns: Iterable[str],
+        boolean_columns: Iterable[str] = (),
+        null_values: Iterable[str] = ("",),
     ) -> None:
         numeric = frozenset(numeric_columns)
+        boolean = frozenset(boolean_columns)
         problems: list[str] = []
         if any(not name for name in header):
             problems.append(f"header has an empty column name: {list(header)}")
@@ -204,14 +223,19 @@ class ItemBuilder:
         if problems:
             raise HeaderError("; ".join(problems))
         self.columns: tuple[_Column, ...] = tuple(
-            _Column(name, len(name.encode()), name in numeric) for name in header
+            _Column(name, len(name.encode()), name in numeric, name in boolean) for name in header
         )
         self.key_indexes: tuple[int, ...] = tuple(list(header).index(n) for n in key_columns)
         self.ignored_numeric_columns = sorted(numeric.difference(header))
+        self.ignored_boolean_columns = sorted(boolean.difference(header))
+        self.null_values = frozenset(null_values) | {""}
         # Precomputed for the per-row path (the loader's CPU budget is mostly here and botocore).
         self._width = len(header)
         self._names = tuple(header)
+        # None when the empty string is the only null value: the cheaper test ``if v`` will do.
+        self._nulls = self.null_values if len(self.null_values) > 1 else None
         self._numeric = tuple((i, c.name) for i, c in enumerate(self.columns) if c.numeric)
+        self._boolean = tuple((i, c.name) for i, c in enumerate(self.columns) if c.boolean)
         limits = (PARTITION_KEY_MAX_BYTES, SORT_KEY_MAX_BYTES)
         # (index, name, numeric, characters, bytes): a UTF-8 character is 1 to 4 bytes, so a
         # value of at most bytes / 4 characters never needs encoding to be measured.
@@ -229,7 +253,12 @@ class ItemBuilder:
         """
         if len(fields) != self._width:
             return RejectReason.COLUMN_COUNT
-        item: Item = {n: {"S": v} for n, v in zip(self._names, fields, strict=True) if v}
+        nulls = self._nulls
+        item: Item
+        if nulls is None:
+            item = {n: {"S": v} for n, v in zip(self._names, fields, strict=True) if v}
+        else:
+            item = {n: {"S": v} for n, v in zip(self._names, fields, strict=True) if v not in nulls}
         keys = self._keys
         for index, name, numeric, characters, limit in keys:
             value = fields[index]
@@ -243,6 +272,12 @@ class ItemBuilder:
                 if number is None:
                     return RejectReason.BAD_NUMBER
                 item[name] = {"N": number}
+        for index, name in self._boolean:
+            if name in item:
+                flag = _BOOLEANS.get(fields[index].lower())
+                if flag is None:
+                    return RejectReason.BAD_BOOLEAN
+                item[name] = {"BOOL": flag}
         # Cheap bound first: a UTF-8 character is at most 4 bytes.
         if self._names_bytes + 4 * sum(map(len, fields)) > MAX_ITEM_BYTES and (
             item_size(item) > MAX_ITEM_BYTES
@@ -260,23 +295,30 @@ class ItemBuilder:
         """Why ``build`` rejects a record, naming the column and the rule ("" if it does not)."""
         if len(fields) != self._width:
             return f"{len(fields)} fields, the header has {self._width}"
+        nulls = self.null_values
         for position, (index, name, numeric, _, limit) in enumerate(self._keys):
             value = fields[index]
-            if not value or value.isspace():
-                return f"key column {name} is empty" + (" (only whitespace)" if value else "")
+            if value in nulls:
+                return f"key column {name} is empty" + (f" (null value {value!r})" if value else "")
+            if value.isspace():
+                return f"key column {name} is empty (only whitespace)"
             size = len(value.encode())
             if not numeric and size > limit:
                 kind = "partition" if position == 0 else "sort"
                 return f"key column {name} is {size} bytes, a {kind} key value is at most {limit}"
         for index, name in self._numeric:
-            problem = number_problem(fields[index]) if fields[index] else None
+            problem = number_problem(fields[index]) if fields[index] not in nulls else None
             if problem:
                 return f"column {name}: {_shown(fields[index])} {problem}"
+        for index, name in self._boolean:
+            value = fields[index]
+            if value not in nulls and value.lower() not in _BOOLEANS:
+                return f"column {name}: {_shown(value)} is not true or false (any letter case)"
         if self.build(fields) == RejectReason.ITEM_TOO_LARGE:
             size = sum(
                 column.name_bytes + len(value.encode())
                 for column, value in zip(self.columns, fields, strict=True)
-                if value
+                if value not in nulls
             )
             return f"the item is about {size:,} bytes, DynamoDB's limit is {MAX_ITEM_BYTES:,}"
         return ""

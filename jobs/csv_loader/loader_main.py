@@ -323,14 +323,20 @@ class Loader:
             header,
             key_columns=self.settings.key_columns,
             numeric_columns=numeric_columns,
+            boolean_columns=self.settings.boolean_columns,
+            null_values=self.settings.null_values,
         )
-        if builder.ignored_numeric_columns:
-            log_event(
-                "warning",
-                object_id=source.object_id,
-                message="numeric columns not in the header are ignored",
-                columns=builder.ignored_numeric_columns,
-            )
+        for kind, ignored in (
+            ("numeric", builder.ignored_numeric_columns),
+            ("boolean", builder.ignored_boolean_columns),
+        ):
+            if ignored:
+                log_event(
+                    "warning",
+                    object_id=source.object_id,
+                    message=f"{kind} columns not in the header are ignored",
+                    columns=ignored,
+                )
         build = builder.build
         add_reject = rejects.add
         add_digest = digests.add

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -357,8 +358,34 @@ def test_pipeline_uses_an_existing_bucket_and_table(built: Pipelines) -> None:
         ({"key_columns": [""]}, r"key_columns must be non-empty names without commas, got \[''\]"),
         ({"reject_threshold": 1.5}, r"reject_threshold must be between 0 and 1, got 1.5"),
         ({"submitter_concurrency": 0}, r"submitter_concurrency must be between 1 and 1000, got 0"),
+        (
+            {"boolean_columns": ["amount"], "numeric_columns": ["amount"]},
+            r"boolean_columns and numeric_columns must not share columns, got \['amount'\]",
+        ),
+        (
+            {"boolean_columns": ["id"]},
+            r"boolean_columns must not name key columns \(DynamoDB keys are STRING, NUMBER or "
+            r"BINARY\), got \['id'\]",
+        ),
+        ({"boolean_columns": ["a,b"]}, r"boolean_columns must be non-empty names without commas"),
+        ({"null_values": "NA"}, r"null_values must be a sequence of strings, got 'NA'"),
+        ({"null_values": ["NA", None]}, r"null_values must be a sequence of strings"),
+        ({"null_values": ["\ud800"]}, r"null_values must be Unicode text \(no lone surrogate"),
     ],
-    ids=["no-key", "three-keys", "comma-name", "empty-key-name", "threshold", "concurrency"],
+    ids=[
+        "no-key",
+        "three-keys",
+        "comma-name",
+        "empty-key-name",
+        "threshold",
+        "concurrency",
+        "boolean-and-numeric",
+        "boolean-key",
+        "boolean-comma",
+        "null-values-string",
+        "null-values-none",
+        "null-values-surrogate",
+    ],
 )
 def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
     # GIVEN an invalid argument
@@ -366,6 +393,43 @@ def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str
     # WHEN the pipeline is built THEN it fails naming the argument and the value
     with pytest.raises(ValueError, match=message):
         CsvToDynamoDbPipeline(stack, "Pipeline", **kwargs)
+
+
+def _loader_environment(template: Template) -> dict[str, Any]:
+    (definition,) = template.find_resources("AWS::Batch::JobDefinition").values()
+    return {
+        e["Name"]: e["Value"]
+        for e in definition["Properties"]["ContainerProperties"]["Environment"]
+    }
+
+
+def test_pipeline_loader_gets_only_the_empty_string_as_null_value_by_default(
+    built: Pipelines,
+) -> None:
+    # GIVEN the default pipeline
+    # WHEN its loader's environment is read
+    variables = _loader_environment(built.template)
+
+    # THEN the only null value is the empty string and there is no boolean column
+    assert variables[loader.ENV_NULL_VALUES] == '[""]'
+    assert variables[loader.ENV_BOOLEAN_COLUMNS] == ""
+
+
+def test_pipeline_loader_gets_null_values_and_boolean_columns_exactly() -> None:
+    # GIVEN null values with characters a comma list could not carry, and boolean columns
+    stack = Stack(make_app(), "Formats")
+    null_values = ["NA", "NULL", 'a "quoted", value', "line\nbreak", "n\u00e9ant", "NA"]
+    CsvToDynamoDbPipeline(
+        stack, "Pipeline", null_values=null_values, boolean_columns=["active", "done"]
+    )
+
+    # WHEN its loader's environment is read
+    variables = _loader_environment(Template.from_stack(stack))
+
+    # THEN every null value arrives as written, once, after the empty string
+    assert json.loads(variables[loader.ENV_NULL_VALUES]) == ["", *dict.fromkeys(null_values)]
+    assert variables[loader.ENV_NULL_VALUES].isascii()
+    assert variables[loader.ENV_BOOLEAN_COLUMNS] == "active,done"
 
 
 def test_pipeline_table_key_is_a_number_when_the_key_column_is_numeric() -> None:

@@ -577,6 +577,74 @@ def test_settings_from_env_reports_every_bad_variable() -> None:
         LoaderSettings.from_env(environ)
 
 
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"NULL_VALUES": "NA"}, r"NULL_VALUES must be a JSON list of strings, got 'NA'"),
+        ({"NULL_VALUES": '["NA", 1]'}, r"NULL_VALUES must be a JSON list of strings"),
+        (
+            {"NUMERIC_COLUMNS": "a,b", "BOOLEAN_COLUMNS": "b"},
+            r"BOOLEAN_COLUMNS and NUMERIC_COLUMNS must not share columns, got \['b'\]",
+        ),
+        ({"BOOLEAN_COLUMNS": "id"}, r"BOOLEAN_COLUMNS must not name key columns .* got \['id'\]"),
+    ],
+    ids=["not-json", "not-strings", "boolean-and-numeric", "boolean-key"],
+)
+def test_settings_from_env_rejects_bad_null_values_and_boolean_columns(
+    environ: dict[str, str], message: str
+) -> None:
+    # GIVEN an otherwise complete environment with one bad variable
+    base = {"TARGET_TABLE_NAME": "t", "LEDGER_TABLE_NAME": "l", "KEY_COLUMNS": "id"}
+
+    # WHEN / THEN it is a configuration error naming the variable
+    with pytest.raises(ConfigurationError, match=message):
+        LoaderSettings.from_env({**base, **environ})
+
+
+def test_settings_from_env_always_count_the_empty_string_as_a_null_value() -> None:
+    # GIVEN NULL_VALUES listing NA and NULL only
+    environ = {
+        "TARGET_TABLE_NAME": "t",
+        "LEDGER_TABLE_NAME": "l",
+        "KEY_COLUMNS": "id",
+        "NULL_VALUES": '["NA", "NULL"]',
+        "BOOLEAN_COLUMNS": "active, done",
+    }
+
+    # WHEN the settings are read
+    settings = LoaderSettings.from_env(environ)
+
+    # THEN the empty string is a null value too, and the boolean columns are named
+    assert settings.null_values == frozenset({"", "NA", "NULL"})
+    assert settings.boolean_columns == frozenset({"active", "done"})
+
+
+def test_loader_loads_null_values_as_missing_and_booleans_as_bool(world: Any) -> None:
+    # GIVEN an R export: NA for missing values, TRUE/FALSE for a logical column
+    body = "id,name,amount,active\na,Ann,1.5,TRUE\nb,NA,NA,FALSE\nc,Cy,2,NA\nNA,Dee,3,TRUE\nd,Di,4,yes\n"
+
+    # WHEN it is loaded with NA as a null value and active as a boolean column
+    result = _load(
+        world,
+        "incoming/r-export.csv",
+        body,
+        null_values=frozenset({"NA"}),
+        boolean_columns=frozenset({"active"}),
+        reject_threshold=0.5,
+    )
+
+    # THEN NA cells are omitted, booleans are BOOL, and the NA key and the "yes" are rejected
+    assert world.items() == {
+        "a": {"id": "a", "name": "Ann", "amount": Decimal("1.5"), "active": True},
+        "b": {"id": "b", "active": False},
+        "c": {"id": "c", "name": "Cy", "amount": Decimal(2)},
+    }
+    assert [(r["line"], r["reason"]) for r in _rejects(world, result)] == [
+        ("5", "empty_key"),
+        ("6", "bad_boolean"),
+    ]
+
+
 # --- retries -----------------------------------------------------------------------------------
 
 

@@ -240,3 +240,91 @@ def test_item_builder_explains_an_item_too_large_with_its_size() -> None:
     assert _builder("id").explain(fields) == (
         "the item is about 409,607 bytes, DynamoDB's limit is 409,600"
     )
+
+
+def _typed(null_values: tuple[str, ...] = ("",)) -> ItemBuilder:
+    return ItemBuilder(
+        ["id", "name", "amount", "active"],
+        key_columns=["id"],
+        numeric_columns=["amount"],
+        boolean_columns=["active"],
+        null_values=null_values,
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "stored"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("True", True),
+        ("tRuE", True),
+        ("false", False),
+        ("FALSE", False),
+        ("False", False),
+    ],
+)
+def test_item_builder_stores_true_and_false_in_any_letter_case_as_booleans(
+    cell: str, stored: bool
+) -> None:
+    # GIVEN a boolean column
+    # WHEN a row with true or false in some letter case is built
+    built = _typed().build(["a", "n", "1", cell])
+
+    # THEN the attribute is a DynamoDB BOOL
+    assert not isinstance(built, str)
+    assert built[1]["active"] == {"BOOL": stored}
+
+
+@pytest.mark.parametrize("cell", ["yes", "no", "1", "0", "t", "f", " true", "true ", "NA"])
+def test_item_builder_rejects_any_other_boolean_cell(cell: str) -> None:
+    # GIVEN a boolean column and the default null values (only the empty string)
+    # WHEN a row with something else than true or false is built
+    # THEN it is rejected as a bad boolean, and the explanation names the column
+    assert _typed().build(["a", "n", "1", cell]) == "bad_boolean"
+    assert _typed().explain(["a", "n", "1", cell]).startswith(f"column active: {cell!r}")
+
+
+def test_item_builder_omits_every_attribute_whose_cell_is_a_null_value() -> None:
+    # GIVEN NA as a null value
+    builder = _typed(("NA",))
+
+    # WHEN a row with NA in a string, a numeric and a boolean column is built
+    built = builder.build(["a", "NA", "NA", "NA"])
+
+    # THEN only the key is left
+    assert not isinstance(built, str)
+    assert built[1] == {"id": {"S": "a"}}
+
+
+def test_item_builder_rejects_a_key_that_is_a_null_value() -> None:
+    # GIVEN NA as a null value
+    builder = _typed(("NA",))
+
+    # WHEN a row whose key is NA is built
+    # THEN it is an empty key, and the explanation says which null value
+    assert builder.build(["NA", "n", "1", "true"]) == "empty_key"
+    assert builder.explain(["NA", "n", "1", "true"]) == "key column id is empty (null value 'NA')"
+
+
+@pytest.mark.parametrize(
+    ("null_values", "cell", "stored"),
+    [
+        (("",), "NA", {"S": "NA"}),
+        (("NA",), "NA", None),
+        (("NA",), "na", {"S": "na"}),
+        (("NA",), " NA", {"S": " NA"}),
+        (("",), "", None),
+    ],
+    ids=["NA-by-default", "NA-listed", "other-case", "with-space", "empty"],
+)
+def test_item_builder_matches_null_values_exactly(
+    null_values: tuple[str, ...], cell: str, stored: dict[str, str] | None
+) -> None:
+    # GIVEN a name cell and the null values of the case
+    # WHEN the row is built
+    built = _typed(null_values).build(["a", cell, "1", "true"])
+
+    # THEN the cell is omitted only when it equals a null value (letter case and spaces count)
+    assert not isinstance(built, str)
+    assert built[1].get("name") == stored
