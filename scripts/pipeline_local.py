@@ -133,10 +133,15 @@ def cdk_context() -> dict[str, Any]:
     return context
 
 
-def synth_template() -> dict[str, Any]:
-    """The CloudFormation template of the standalone ``CsvPipelineStack``.
+def synth_template(build: Callable[[Any, str], Any] | None = None) -> dict[str, Any]:
+    """The CloudFormation template of the standalone ``CsvPipelineStack``, or of another stack.
 
     Synthesized under cdk.json's context into a temporary directory (removed after).
+
+    Args:
+        build: ``build(app, stack_id)`` adds the stack to synthesize to ``app`` and returns
+            it (e.g. a stack with a ``CsvToDynamoDbPipeline`` configured for a test).
+            Default: the standalone ``CsvPipelineStack``.
     """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -151,7 +156,7 @@ def synth_template() -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="csv-pipeline-synth-") as outdir:
         app = App(context=cdk_context(), outdir=outdir)
-        stack = CsvPipelineStack(app, STACK_ID)
+        stack = (build or CsvPipelineStack)(app, STACK_ID)
         assembly = app.synth()
         template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
     return template
@@ -289,9 +294,10 @@ class StackWiring:
         return {str(rule["Name"]).lower(): str(rule["Value"]) for rule in rules}
 
 
-def synth_wiring() -> StackWiring:
-    """Synthesize the standalone stack and find the pipeline's wiring in its template."""
-    return StackWiring.from_template(synth_template())
+def synth_wiring(build: Callable[[Any, str], Any] | None = None) -> StackWiring:
+    """Synthesize the standalone stack (or ``build``'s, see :func:`synth_template`) and find
+    the pipeline's wiring in its template."""
+    return StackWiring.from_template(synth_template(build))
 
 
 def dockerfile_runtime(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
