@@ -629,6 +629,8 @@ class PipelineStack(Stack):
                 "LEDGER_TABLE_NAME": ledger.table_name,
                 "KEY_COLUMNS": "id",
                 "NUMERIC_COLUMNS": "",
+                "BOOLEAN_COLUMNS": "",
+                "NULL_VALUES": '[""]',
                 "REJECTED_PREFIX": REJECTED_PREFIX,
                 "REJECT_THRESHOLD": "0.05",
             },
@@ -806,7 +808,7 @@ class PipelineStack(Stack):
             loader_role, ["s3:GetObject", "s3:GetObjectVersion"], INPUT_PREFIX, MANIFEST_PREFIX
         )
         grant_objects(loader_role, ["s3:PutObject", "s3:AbortMultipartUpload"], REJECTED_PREFIX)
-        table.grant(loader_role, "dynamodb:BatchWriteItem")
+        table.grant(loader_role, "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
         ledger.grant(loader_role, "dynamodb:UpdateItem")
 
         outputs = {

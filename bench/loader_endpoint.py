@@ -8,8 +8,9 @@ Threaded HTTP/1.1 with keep-alive; each response goes out in one ``sendall`` and
 socket has TCP_NODELAY, so no Nagle / delayed-ACK stall adds to the simulated delay.
 
 - DynamoDB (POST with ``X-Amz-Target``): BatchWriteItem counts its put requests and
-  answers ``{"UnprocessedItems": {}}`` after the delay; any other operation (the
-  ledger's UpdateItem) answers ``{}`` after the delay.
+  answers ``{"UnprocessedItems": {}}`` after the delay; DescribeTable describes a table
+  keyed by a string ``id`` (the benchmark's files); any other operation (the ledger's
+  UpdateItem) answers ``{}`` after the delay.
 - S3: ``GET /<bucket>/<key>`` streams ``DIR/<basename of key>``; PUT answers 200.
 - Control: ``GET /_stats`` -> ``{"items": n, "calls": n}``; ``POST /_reset`` zeroes them;
   ``POST /_config`` with ``{"delay_ms": n}`` changes the delay.
@@ -29,6 +30,14 @@ from typing import ClassVar
 
 LOOPBACK = "127.0.0.1"
 _PUT_MARKER = b'"PutRequest":'
+_TABLE_DESCRIPTION = json.dumps(
+    {
+        "Table": {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+        }
+    }
+).encode()
 _COPY_BYTES = 1 << 20
 
 
@@ -79,6 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
                 state.items += items
                 state.calls += 1
             reply = b'{"UnprocessedItems":{}}'
+        elif target.endswith(".DescribeTable"):
+            reply = _TABLE_DESCRIPTION
         elif target:
             reply = b"{}"
         elif self.path == "/_reset":

@@ -12,6 +12,7 @@ topic.
 from __future__ import annotations
 
 import importlib.resources
+import json
 from collections.abc import Sequence
 
 import jsii
@@ -47,7 +48,7 @@ from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.compute import FargateCompute
 from constructs_batch.job import ContainerJob
-from constructs_batch.limits import check_range, raise_if_errors
+from constructs_batch.limits import check_range, is_token, raise_if_errors
 from constructs_batch.network import BatchNetwork
 from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
 from constructs_batch.runtime.csv_loader import loader_contract as loader
@@ -61,6 +62,10 @@ INPUT_SUFFIX = ".csv"
 #: Where the loader writes rejected rows, and the submitter writes array-job manifests.
 REJECTED_PREFIX = "rejected/"
 MANIFEST_PREFIX = "manifests/"
+#: Cells that are missing values: only the empty string, which is always one. Not a longer
+#: list such as pandas' (NA, N/A, NULL, NaN, ...), nor a case-blind match: NA is also
+#: Namibia's country code, Na sodium, and a real value must never vanish as a marker.
+DEFAULT_NULL_VALUES: tuple[str, ...] = ("",)
 #: Default share of a file's rows that may be rejected before the load fails.
 DEFAULT_REJECT_THRESHOLD = 0.05
 #: Loader resources: one vCPU and 2 GiB fit Fargate and any EC2 environment.
@@ -173,6 +178,94 @@ def _runtime_dir(package: str) -> str:
 _ASSET_EXCLUDES = ["__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache"]
 
 
+def _null_value_errors(null_values: Sequence[str]) -> list[str]:
+    """Why ``null_values`` cannot reach the loader, or could never match a cell of a file.
+
+    (Its type, a sequence of strings, is checked with every other argument's.)
+    """
+    tokens = [v for v in null_values if is_token(v)]
+    if tokens:
+        return [f"null_values must be known at synth (no tokens), got {tokens}"]
+    # A lone surrogate is not Unicode text: no UTF-8 file holds it, and the template (UTF-8
+    # JSON) cannot carry it to the job definition.
+    surrogates = [v for v in null_values if any(0xD800 <= ord(ch) <= 0xDFFF for ch in v)]
+    if surrogates:
+        return [
+            f"null_values must be Unicode text (no lone surrogate code points), got {surrogates!r}"
+        ]
+    return []
+
+
+def _loader_key_type(column: str, numeric_columns: Sequence[str]) -> dynamodb.AttributeType:
+    """The type the loader gives a key column's values."""
+    if column in numeric_columns:
+        return dynamodb.AttributeType.NUMBER
+    return dynamodb.AttributeType.STRING
+
+
+#: Key attribute types in CloudFormation's notation (``AttributeType`` of a definition).
+_CFN_ATTRIBUTE_TYPES = {
+    "S": dynamodb.AttributeType.STRING,
+    "N": dynamodb.AttributeType.NUMBER,
+    "B": dynamodb.AttributeType.BINARY,
+}
+
+
+def _key_schema(
+    table: dynamodb.ITable,
+) -> list[tuple[str, dynamodb.AttributeType | None]] | None:
+    """Key attributes (partition, then sort) of a table the app defines; None if imported."""
+    if isinstance(table, dynamodb.Table):
+        schema = table.schema_v2()
+        return [(a.name, a.type) for a in [*schema.partition_keys, *schema.sort_keys]]
+    if isinstance(table, dynamodb.TableV2):
+        # TableV2 has no schema accessor (aws-cdk-lib 2.275): read its CfnGlobalTable.
+        resource = table.node.default_child
+        if not isinstance(resource, dynamodb.CfnGlobalTable):
+            return None
+        stack = Stack.of(table)
+        key_schema = stack.resolve(resource.key_schema)
+        types = {
+            d["attributeName"]: _CFN_ATTRIBUTE_TYPES.get(d["attributeType"])
+            for d in stack.resolve(resource.attribute_definitions)
+        }
+        ordered = sorted(key_schema, key=lambda k: k["keyType"] != "HASH")
+        return [(k["attributeName"], types[k["attributeName"]]) for k in ordered]
+    return None
+
+
+def _table_key_errors(
+    table: dynamodb.ITable, key_columns: Sequence[str], numeric_columns: Sequence[str]
+) -> list[str]:
+    """Why the loader's items could not be written to ``table`` (a table the app defines)."""
+    schema = _key_schema(table)
+    if schema is None or any(is_token(name) for name, _ in schema):
+        return []
+    names = [name for name, _ in schema]
+    if names != list(key_columns):
+        return [
+            f"key_columns {list(key_columns)} must be the key attributes of table "
+            f"{table.node.path} (partition, then sort), which are {names}"
+        ]
+    errors: list[str] = []
+    for name, table_type in schema:
+        loader_type = _loader_key_type(name, numeric_columns)
+        if table_type is None or table_type == loader_type:
+            continue
+        if table_type == dynamodb.AttributeType.BINARY:
+            errors.append(
+                f"key column {name} is BINARY in table {table.node.path}; "
+                "the loader writes STRING or NUMBER keys only"
+            )
+            continue
+        fix = "add it to" if table_type == dynamodb.AttributeType.NUMBER else "remove it from"
+        errors.append(
+            f"key column {name} is {table_type.value} in table {table.node.path} but "
+            f"{loader_type.value} for the loader: {fix} numeric_columns"
+        )
+    return errors
+
+
 class CsvToDynamoDbPipeline(Construct):
     """Load every CSV object dropped under ``incoming/`` into a DynamoDB table.
 
@@ -184,11 +277,23 @@ class CsvToDynamoDbPipeline(Construct):
             billed while idle).
         bucket: an existing input bucket. Default: a new encrypted, versioned
             bucket with server access logs, SSL only, no public access.
-        table: an existing target table whose key attributes are ``key_columns``.
-            Default: a new on-demand table with PITR.
+        table: an existing target table whose key attributes are ``key_columns``. A table
+            the app defines (``dynamodb.Table`` or ``TableV2``) is checked at synth: its key
+            attributes must be ``key_columns``, NUMBER for those in ``numeric_columns`` and
+            STRING for the others; an imported table is checked by the loader before it
+            writes (DescribeTable). Default: a new on-demand table with PITR, keyed by
+            ``key_columns`` (NUMBER for those in ``numeric_columns``, else STRING).
         key_columns: CSV columns forming the item key (partition, optional sort).
             Default: ``("id",)``.
-        numeric_columns: columns loaded as numbers. Default: none (all strings).
+        numeric_columns: columns loaded as numbers (a key column among them is a NUMBER
+            key). Default: none (all strings).
+        boolean_columns: columns loaded as DynamoDB booleans: ``true`` or ``false`` in any
+            letter case; any other value rejects the row (``bad_boolean``). Never a key
+            column nor a numeric column. Default: none.
+        null_values: cell values that mean "no value" in every column: the attribute is
+            omitted, and a key column's row is rejected (``empty_key``). Matched exactly
+            (letter case and spaces count); the empty string is always one. Default:
+            ``("",)``; an R export needs ``("NA",)``, a SQL dump often ``("NULL",)``.
         reject_threshold: share of rows (0-1) that may be rejected before a load
             fails. Default: 0.05.
         loader_image: the loader's image. Default: built from ``jobs/csv_loader``.
@@ -221,6 +326,8 @@ class CsvToDynamoDbPipeline(Construct):
         table: dynamodb.ITable | None = None,
         key_columns: Sequence[str] = ("id",),
         numeric_columns: Sequence[str] = (),
+        boolean_columns: Sequence[str] = (),
+        null_values: Sequence[str] = DEFAULT_NULL_VALUES,
         reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
         loader_image: ecs.ContainerImage | None = None,
         loader_vcpus: float = DEFAULT_LOADER_VCPUS,
@@ -232,8 +339,11 @@ class CsvToDynamoDbPipeline(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._validate(
+            table=table,
             key_columns=key_columns,
             numeric_columns=numeric_columns,
+            boolean_columns=boolean_columns,
+            null_values=null_values,
             reject_threshold=reject_threshold,
             submitter_concurrency=submitter_concurrency,
         )
@@ -243,7 +353,7 @@ class CsvToDynamoDbPipeline(Construct):
         # --- build -----------------------------------------------------------
         self.batch_queue = as_batch_queue(queue) if queue is not None else self._default_queue()
         self.bucket = bucket or self._input_bucket()
-        self.table = table or self._table("Table", key_columns)
+        self.table = table or self._table("Table", key_columns, numeric_columns)
         self.ledger = self._table("Ledger", [submitter.LEDGER_KEY])
         self.alarm_topic = self._alarm_topic()
         self.dead_letter_queue, self.queue = self._event_queues()
@@ -279,6 +389,9 @@ class CsvToDynamoDbPipeline(Construct):
                 loader.ENV_LEDGER_TABLE_NAME: self.ledger.table_name,
                 loader.ENV_KEY_COLUMNS: ",".join(key_columns),
                 loader.ENV_NUMERIC_COLUMNS: ",".join(numeric_columns),
+                loader.ENV_BOOLEAN_COLUMNS: ",".join(boolean_columns),
+                # JSON carries any text (escaped to ASCII); the empty string always leads.
+                loader.ENV_NULL_VALUES: json.dumps(list(dict.fromkeys(["", *null_values]))),
                 loader.ENV_REJECTED_PREFIX: REJECTED_PREFIX,
                 loader.ENV_REJECT_THRESHOLD: str(reject_threshold),
             },
@@ -300,7 +413,8 @@ class CsvToDynamoDbPipeline(Construct):
         self._grant_objects(
             self.loader_role, ["s3:PutObject", "s3:AbortMultipartUpload"], REJECTED_PREFIX
         )
-        self.table.grant(self.loader_role, "dynamodb:BatchWriteItem")
+        # DescribeTable: the loader reads the key schema once, before it writes anything.
+        self.table.grant(self.loader_role, "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
         self.ledger.grant(self.loader_role, "dynamodb:UpdateItem")
         if encryption_key is not None:
             # Reading and writing a table encrypted with a customer-managed key needs
@@ -332,8 +446,11 @@ class CsvToDynamoDbPipeline(Construct):
     @staticmethod
     def _validate(
         *,
+        table: dynamodb.ITable | None,
         key_columns: Sequence[str],
         numeric_columns: Sequence[str],
+        boolean_columns: Sequence[str],
+        null_values: Sequence[str],
         reject_threshold: float,
         submitter_concurrency: int,
     ) -> None:
@@ -343,13 +460,29 @@ class CsvToDynamoDbPipeline(Construct):
                 "key_columns must name 1 (partition) or 2 (partition, sort) columns, "
                 f"got {list(key_columns)}"
             )
-        if any(not c or "," in c for c in [*key_columns, *numeric_columns]):
+        for argument, names in (
+            ("key_columns", key_columns),
+            ("numeric_columns", numeric_columns),
+            ("boolean_columns", boolean_columns),
+        ):
+            if any(not name or "," in name for name in names):
+                errors.append(
+                    f"{argument} must be non-empty names without commas, got {list(names)}"
+                )
+        both = sorted(set(boolean_columns) & set(numeric_columns))
+        if both:
+            errors.append(f"boolean_columns and numeric_columns must not share columns, got {both}")
+        boolean_keys = [name for name in key_columns if name in boolean_columns]
+        if boolean_keys:
             errors.append(
-                "key_columns and numeric_columns must be non-empty names without commas, "
-                f"got {[*key_columns, *numeric_columns]}"
+                "boolean_columns must not name key columns (DynamoDB keys are STRING, NUMBER "
+                f"or BINARY), got {boolean_keys}"
             )
+        errors += _null_value_errors(null_values)
         errors += check_range("reject_threshold", reject_threshold, 0, 1)
         errors += check_range("submitter_concurrency", submitter_concurrency, 1, 1000)
+        if table is not None and 1 <= len(key_columns) <= 2:
+            errors += _table_key_errors(table, key_columns, numeric_columns)
         raise_if_errors(errors)
 
     # --- resources ----------------------------------------------------------------
@@ -392,12 +525,18 @@ class CsvToDynamoDbPipeline(Construct):
             removal_policy=self.removal_policy,
         )
 
-    def _table(self, construct_id: str, key_columns: Sequence[str]) -> dynamodb.Table:
-        """An on-demand, encrypted table with PITR, keyed by string attributes.
+    def _table(
+        self, construct_id: str, key_columns: Sequence[str], numeric_columns: Sequence[str] = ()
+    ) -> dynamodb.Table:
+        """An on-demand, encrypted table with PITR, keyed by ``key_columns`` (NUMBER for
+        those in ``numeric_columns``, STRING otherwise).
 
         Encrypted with ``encryption_key`` when one is given, else with the AWS-managed key.
         """
-        keys = [dynamodb.Attribute(name=c, type=dynamodb.AttributeType.STRING) for c in key_columns]
+        keys = [
+            dynamodb.Attribute(name=c, type=_loader_key_type(c, numeric_columns))
+            for c in key_columns
+        ]
         return dynamodb.Table(
             self,
             construct_id,

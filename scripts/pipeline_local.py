@@ -63,6 +63,7 @@ __all__ = [
     "LoaderRun",
     "LocalPipeline",
     "PipelineOutcome",
+    "RefusingDynamoDB",
     "SampleCsv",
     "StackWiring",
     "StoredObject",
@@ -132,10 +133,15 @@ def cdk_context() -> dict[str, Any]:
     return context
 
 
-def synth_template() -> dict[str, Any]:
-    """The CloudFormation template of the standalone ``CsvPipelineStack``.
+def synth_template(build: Callable[[Any, str], Any] | None = None) -> dict[str, Any]:
+    """The CloudFormation template of the standalone ``CsvPipelineStack``, or of another stack.
 
     Synthesized under cdk.json's context into a temporary directory (removed after).
+
+    Args:
+        build: ``build(app, stack_id)`` adds the stack to synthesize to ``app`` and returns
+            it (e.g. a stack with a ``CsvToDynamoDbPipeline`` configured for a test).
+            Default: the standalone ``CsvPipelineStack``.
     """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -150,7 +156,7 @@ def synth_template() -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="csv-pipeline-synth-") as outdir:
         app = App(context=cdk_context(), outdir=outdir)
-        stack = CsvPipelineStack(app, STACK_ID)
+        stack = (build or CsvPipelineStack)(app, STACK_ID)
         assembly = app.synth()
         template: dict[str, Any] = assembly.get_stack_by_name(stack.stack_name).template
     return template
@@ -288,9 +294,10 @@ class StackWiring:
         return {str(rule["Name"]).lower(): str(rule["Value"]) for rule in rules}
 
 
-def synth_wiring() -> StackWiring:
-    """Synthesize the standalone stack and find the pipeline's wiring in its template."""
-    return StackWiring.from_template(synth_template())
+def synth_wiring(build: Callable[[Any, str], Any] | None = None) -> StackWiring:
+    """Synthesize the standalone stack (or ``build``'s, see :func:`synth_template`) and find
+    the pipeline's wiring in its template."""
+    return StackWiring.from_template(synth_template(build))
 
 
 def dockerfile_runtime(path: Path) -> tuple[tuple[str, ...], dict[str, str]]:
@@ -1253,15 +1260,37 @@ def _csv_line(fields: Sequence[str]) -> str:
     return buffer.getvalue()
 
 
-def _throttled() -> ClientError:
+def _batch_write_error(code: str, message: str) -> ClientError:
+    """The ClientError botocore raises for a BatchWriteItem answered with HTTP 400."""
     response: Any = {
-        "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"},
+        "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": 400},
     }
     return ClientError(response, "BatchWriteItem")
 
 
-class ThrottlingDynamoDB:
+class _FaultyDynamoDB:
+    """A client that delegates to ``real`` and counts, per item key, the items it stored."""
+
+    def __init__(self, real: Any, *, key_attribute: str) -> None:
+        self.real = real
+        self.key_attribute = key_attribute
+        self.calls = 0
+        self.writes: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def _count_writes(self, requests: Sequence[Mapping[str, Any]]) -> None:
+        with self._lock:
+            self.writes.update(
+                str(next(iter(r["PutRequest"]["Item"][self.key_attribute].values())))
+                for r in requests
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+class ThrottlingDynamoDB(_FaultyDynamoDB):
     """A DynamoDB client that misbehaves like a busy table, then delegates to a real one.
 
     The first ``unprocessed_calls`` BatchWriteItem calls write only half of their items
@@ -1279,15 +1308,11 @@ class ThrottlingDynamoDB:
     def __init__(
         self, real: Any, *, key_attribute: str, unprocessed_calls: int = 3, throttled_calls: int = 1
     ) -> None:
-        self.real = real
-        self.key_attribute = key_attribute
+        super().__init__(real, key_attribute=key_attribute)
         self.unprocessed_calls = unprocessed_calls
         self.throttled_calls = throttled_calls
-        self.calls = 0
         self.unprocessed_returned = 0
         self.throttled_raised = 0
-        self.writes: Counter[str] = Counter()
-        self._lock = threading.Lock()
 
     def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
         """BatchWriteItem with the faults above injected."""
@@ -1302,18 +1327,62 @@ class ThrottlingDynamoDB:
         elif call <= self.unprocessed_calls + self.throttled_calls:
             with self._lock:
                 self.throttled_raised += 1
-            raise _throttled()
+            raise _batch_write_error("ProvisionedThroughputExceededException", "throttled")
         self.real.batch_write_item(RequestItems={table: requests})
         with self._lock:
             self.unprocessed_returned += len(unprocessed)
-            self.writes.update(
-                str(next(iter(r["PutRequest"]["Item"][self.key_attribute].values())))
-                for r in requests
-            )
+        self._count_writes(requests)
         return {"UnprocessedItems": {table: unprocessed} if unprocessed else {}}
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.real, name)
+
+#: What DynamoDB answers when an item breaks a rule of a secondary index (here, a string
+#: where the index's key is a number): a rule the loader does not check before writing.
+INDEX_TYPE_MISMATCH: Final = (
+    "One or more parameter values were invalid: Type mismatch for Index Key city "
+    "Expected: N Actual: S IndexName: by-city"
+)
+
+
+class RefusingDynamoDB(_FaultyDynamoDB):
+    """A DynamoDB client that refuses chosen items the way DynamoDB does, then delegates.
+
+    A BatchWriteItem call holding an item for which ``refuse(item)`` is true raises a
+    ``ValidationException`` with ``message`` and writes nothing (DynamoDB refuses the
+    whole batch); every other call goes to ``real``. ``writes`` counts, per item key,
+    how often an item was passed on to be stored; ``refused_calls`` the calls refused.
+
+    Args:
+        real: the client to delegate to.
+        key_attribute: the table's partition key (to count writes per item).
+        refuse: which items DynamoDB refuses (a low-level item in, True to refuse).
+        message: DynamoDB's error message. Default: an index key type mismatch.
+    """
+
+    def __init__(
+        self,
+        real: Any,
+        *,
+        key_attribute: str,
+        refuse: Callable[[Mapping[str, Any]], bool],
+        message: str = INDEX_TYPE_MISMATCH,
+    ) -> None:
+        super().__init__(real, key_attribute=key_attribute)
+        self.refuse = refuse
+        self.message = message
+        self.refused_calls = 0
+
+    def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
+        """BatchWriteItem, refused as a whole when it holds a refused item."""
+        (requests,) = kwargs["RequestItems"].values()
+        with self._lock:
+            self.calls += 1
+            refused = any(self.refuse(r["PutRequest"]["Item"]) for r in requests)
+            self.refused_calls += refused
+        if refused:
+            raise _batch_write_error("ValidationException", self.message)
+        result: dict[str, Any] = self.real.batch_write_item(**kwargs)
+        self._count_writes(requests)
+        return result
 
 
 def wait_for(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.01) -> bool:

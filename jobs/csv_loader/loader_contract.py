@@ -16,6 +16,13 @@ ENV_KEY_COLUMNS = "KEY_COLUMNS"
 # Comma-separated header names whose values are DynamoDB numbers (Decimal); a value
 # that is not a number rejects the row. Every other column is a string.
 ENV_NUMERIC_COLUMNS = "NUMERIC_COLUMNS"
+# Comma-separated header names whose values are DynamoDB booleans: true or false in any
+# letter case; any other value rejects the row. Not a key column, not a numeric column.
+ENV_BOOLEAN_COLUMNS = "BOOLEAN_COLUMNS"
+# JSON list of strings: a cell equal to one of them is a missing value in every column
+# (the attribute is omitted; a key column's missing value rejects the row). The empty
+# string always is one, listed or not.
+ENV_NULL_VALUES = "NULL_VALUES"
 # Prefix of the rejects object, in the CSV's bucket: <prefix><csv key>.errors.csv
 ENV_REJECTED_PREFIX = "REJECTED_PREFIX"
 # Largest fraction (0-1) of data rows that may be rejected while the run still
@@ -30,6 +37,8 @@ ENV_MAX_RETRY_SECONDS = "MAX_RETRY_SECONDS"
 ENV_PROGRESS_INTERVAL_SECONDS = "PROGRESS_INTERVAL_SECONDS"
 
 DEFAULT_NUMERIC_COLUMNS = ""
+DEFAULT_BOOLEAN_COLUMNS = ""
+DEFAULT_NULL_VALUES = '[""]'
 DEFAULT_REJECTED_PREFIX = "rejected/"
 DEFAULT_REJECT_THRESHOLD = "0.05"
 DEFAULT_WRITE_CONCURRENCY = "16"

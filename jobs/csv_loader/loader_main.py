@@ -38,6 +38,7 @@ from loader_csv import (
     RejectReason,
     RejectsFile,
     csv_records,
+    item_key,
     text_lines,
 )
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
@@ -45,6 +46,7 @@ from loader_writer import (
     DEFAULT_BASE_DELAY_SECONDS,
     DEFAULT_MAX_DELAY_SECONDS,
     BatchWriter,
+    Refusal,
     WriteError,
 )
 
@@ -84,9 +86,11 @@ class LoadResult:
     """Outcome of one run, as recorded in the ledger.
 
     ``rows_loaded`` is the number of items this run left in the table: accepted rows
-    minus ``rows_duplicate`` when every write succeeded, or the items DynamoDB had
-    acknowledged when writing stopped early. ``rows_duplicate`` counts rows superseded
-    by a later row with the same key; ``rows_rejected`` rows listed in the rejects file.
+    minus the rows DynamoDB refused and ``rows_duplicate`` when every write succeeded, or
+    the items DynamoDB had acknowledged when writing stopped early. ``rows_duplicate``
+    counts rows superseded by a later row with the same key; ``rows_rejected`` rows listed
+    in the rejects file (those DynamoDB refused included). With every write done,
+    ``rows_loaded + rows_rejected + rows_duplicate`` is the number of data rows.
     """
 
     object_id: str
@@ -164,8 +168,8 @@ class Loader:
 
     Args:
         s3: S3 client (GetObject on the CSV, PutObject of the rejects file).
-        dynamodb: low-level DynamoDB client (BatchWriteItem on the target table, UpdateItem
-            on the ledger); shared by every writer thread, so give it
+        dynamodb: low-level DynamoDB client (DescribeTable and BatchWriteItem on the target
+            table, UpdateItem on the ledger); shared by every writer thread, so give it
             ``max_pool_connections >= settings.write_concurrency``.
         settings: table names, key and numeric columns, thresholds.
         temp_dir: where to spool the rejects file and key digests. Default: the system
@@ -219,11 +223,19 @@ class Loader:
         with tempfile.TemporaryDirectory(prefix="csv-loader-", dir=self._temp_dir) as work_dir:
             rejects = RejectsFile(work_dir)
             digests = DuplicateCounter(work_dir)
+
+            def refused(refusal: Refusal) -> None:  # from a writer thread
+                rejects.add(refusal.line, RejectReason.REFUSED, refusal.fields, refusal.message)
+                digests.refuse(refusal.key, refusal.versions)
+
+            key_columns = self.settings.key_columns
             writer = BatchWriter(
                 self.dynamodb,
                 self.settings.target_table,
                 concurrency=self.settings.write_concurrency,
                 max_retry_seconds=self.settings.max_retry_seconds,
+                key_of=lambda item: item_key(item, key_columns),
+                on_refused=refused,
                 base_delay_seconds=self._retry_base_delay,
                 max_delay_seconds=self._retry_max_delay,
             )
@@ -259,7 +271,11 @@ class Loader:
         result = LoadResult(
             object_id=source.object_id,
             status=c.STATUS_FAILED if error else c.STATUS_SUCCEEDED,
-            rows_loaded=counters.accepted - duplicates if writes_complete else writer.written,
+            rows_loaded=(
+                counters.accepted - writer.refused - duplicates
+                if writes_complete
+                else writer.written
+            ),
             rows_rejected=rejects.count,
             rows_duplicate=duplicates,
             rejects_key=rejects_key,
@@ -282,6 +298,7 @@ class Loader:
             rows_per_s=round(counters.rows / max(result.duration_s, 1e-3), 1),
             write_calls=writer.calls,
             write_retries=writer.retries,
+            write_refused=writer.refused,
             error=result.error,
         )
         return result
@@ -294,42 +311,104 @@ class Loader:
         digests: DuplicateCounter,
         writer: BatchWriter,
     ) -> None:
+        numeric_columns = self._numeric_columns(source)
         records = csv_records(text_lines(self._object_chunks(source)))
         first = next(records, None)
         if first is None:
             raise LoadError("the object is empty: no header row")
         header_line, header = first
-        if header is None:
-            raise LoadError(f"the header row (line {header_line}) is not valid CSV")
+        if isinstance(header, str):
+            raise LoadError(f"the header row (line {header_line}) is not valid CSV: {header}")
         builder = ItemBuilder(
             header,
             key_columns=self.settings.key_columns,
-            numeric_columns=self.settings.numeric_columns,
+            numeric_columns=numeric_columns,
+            boolean_columns=self.settings.boolean_columns,
+            null_values=self.settings.null_values,
         )
-        if builder.ignored_numeric_columns:
-            log_event(
-                "warning",
-                object_id=source.object_id,
-                message="numeric columns not in the header are ignored",
-                columns=builder.ignored_numeric_columns,
-            )
+        for kind, ignored in (
+            ("numeric", builder.ignored_numeric_columns),
+            ("boolean", builder.ignored_boolean_columns),
+        ):
+            if ignored:
+                log_event(
+                    "warning",
+                    object_id=source.object_id,
+                    message=f"{kind} columns not in the header are ignored",
+                    columns=ignored,
+                )
         build = builder.build
         add_reject = rejects.add
         add_digest = digests.add
         put = writer.put
+        explain = builder.explain
         for line, fields in records:
             counters.rows += 1
-            if fields is None:
-                add_reject(line, RejectReason.MALFORMED, None)
+            if isinstance(fields, str):  # the csv module's error
+                add_reject(line, RejectReason.MALFORMED, None, f"not valid CSV: {fields}")
                 continue
             built = build(fields)
             if isinstance(built, str):
-                add_reject(line, built, fields)
+                add_reject(line, built, fields, explain(fields))
                 continue
             key, item = built
             add_digest(key)
-            put(key, item)
+            put(key, item, line, fields)
             counters.accepted += 1
+
+    def _numeric_columns(self, source: CsvSource) -> frozenset[str]:
+        """The numeric columns, with each key column typed as the target table defines it.
+
+        Reads the table's key schema once (DescribeTable), before anything is written.
+
+        Raises:
+            LoadError: the table cannot be described, is not keyed by ``KEY_COLUMNS``, or has
+                a BINARY key (the loader writes strings and numbers).
+        """
+        table = self.settings.target_table
+        key_columns = list(self.settings.key_columns)
+        try:
+            description = self.dynamodb.describe_table(TableName=table)["Table"]
+        except (ClientError, BotoCoreError) as exc:
+            raise LoadError(
+                f"cannot read the key schema of table {table} (DescribeTable): {_explain(exc)}"
+            ) from exc
+        schema = sorted(description.get("KeySchema", []), key=lambda k: k["KeyType"] != "HASH")
+        names = [k["AttributeName"] for k in schema]
+        if names != key_columns:
+            raise LoadError(
+                f"table {table} is keyed by {names} (partition, then sort), "
+                f"but {c.ENV_KEY_COLUMNS} names {key_columns}: nothing was written"
+            )
+        types = {
+            d["AttributeName"]: d["AttributeType"]
+            for d in description.get("AttributeDefinitions", [])
+            if d["AttributeName"] in names
+        }
+        binary = [name for name in names if types.get(name) == "B"]
+        if binary:
+            raise LoadError(
+                f"table {table} has BINARY key attributes {binary}; the loader writes string "
+                "and number keys only: nothing was written"
+            )
+        numeric = set(self.settings.numeric_columns)
+        retyped: dict[str, str] = {}
+        for name in names:
+            if types.get(name) == "N" and name not in numeric:
+                numeric.add(name)
+                retyped[name] = "NUMBER"
+            elif types.get(name) == "S" and name in numeric:
+                numeric.discard(name)
+                retyped[name] = "STRING"
+        if retyped:
+            log_event(
+                "warning",
+                object_id=source.object_id,
+                message=f"key columns typed as table {table} defines them, not as "
+                f"{c.ENV_NUMERIC_COLUMNS} says",
+                columns=retyped,
+            )
+        return frozenset(numeric)
 
     def _object_chunks(self, source: CsvSource) -> Iterator[bytes]:
         """The object's bytes, resuming with a Range request if the stream breaks.

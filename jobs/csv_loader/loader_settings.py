@@ -34,6 +34,9 @@ class LoaderSettings:
         ledger_table: run ledger table (partition key ``object_id``).
         key_columns: header names forming the item key (partition key, then optional sort key).
         numeric_columns: header names whose values are numbers. Default: none.
+        boolean_columns: header names whose values are booleans. Default: none.
+        null_values: cell values that are missing values; the empty string is always one.
+            Default: only the empty string.
         rejected_prefix: prefix of the rejects object. Default: ``rejected/``.
         reject_threshold: largest rejected fraction of data rows that still succeeds. Default: 0.05.
         write_concurrency: BatchWriteItem calls in flight. Default: 16.
@@ -45,6 +48,8 @@ class LoaderSettings:
     ledger_table: str
     key_columns: tuple[str, ...]
     numeric_columns: frozenset[str] = frozenset()
+    boolean_columns: frozenset[str] = frozenset()
+    null_values: frozenset[str] = frozenset({""})
     rejected_prefix: str = c.DEFAULT_REJECTED_PREFIX
     reject_threshold: float = float(c.DEFAULT_REJECT_THRESHOLD)
     write_concurrency: int = int(c.DEFAULT_WRITE_CONCURRENCY)
@@ -52,6 +57,7 @@ class LoaderSettings:
     progress_interval_seconds: float = float(c.DEFAULT_PROGRESS_INTERVAL_SECONDS)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "null_values", self.null_values | {""})
         errors: list[str] = []
         if not self.target_table:
             errors.append(f"{c.ENV_TARGET_TABLE_NAME} must be set")
@@ -64,6 +70,16 @@ class LoaderSettings:
             )
         elif len(set(self.key_columns)) != len(self.key_columns):
             errors.append(f"{c.ENV_KEY_COLUMNS} must not repeat a column, got {self.key_columns}")
+        if self.boolean_columns & self.numeric_columns:
+            errors.append(
+                f"{c.ENV_BOOLEAN_COLUMNS} and {c.ENV_NUMERIC_COLUMNS} must not share columns, "
+                f"got {sorted(self.boolean_columns & self.numeric_columns)}"
+            )
+        if self.boolean_columns.intersection(self.key_columns):
+            errors.append(
+                f"{c.ENV_BOOLEAN_COLUMNS} must not name key columns (DynamoDB keys are strings, "
+                f"numbers or binary), got {sorted(self.boolean_columns.intersection(self.key_columns))}"
+            )
         if not 0.0 <= self.reject_threshold <= 1.0:
             errors.append(
                 f"{c.ENV_REJECT_THRESHOLD} must be between 0 and 1, got {self.reject_threshold}"
@@ -112,6 +128,7 @@ class LoaderSettings:
         interval = number(
             c.ENV_PROGRESS_INTERVAL_SECONDS, c.DEFAULT_PROGRESS_INTERVAL_SECONDS, float
         )
+        null_values = _null_values(environ.get(c.ENV_NULL_VALUES, "").strip(), errors)
         try:
             settings = cls(
                 target_table=environ.get(c.ENV_TARGET_TABLE_NAME, "").strip(),
@@ -120,6 +137,10 @@ class LoaderSettings:
                 numeric_columns=frozenset(
                     _names(environ.get(c.ENV_NUMERIC_COLUMNS, c.DEFAULT_NUMERIC_COLUMNS))
                 ),
+                boolean_columns=frozenset(
+                    _names(environ.get(c.ENV_BOOLEAN_COLUMNS, c.DEFAULT_BOOLEAN_COLUMNS))
+                ),
+                null_values=null_values,
                 rejected_prefix=environ.get(c.ENV_REJECTED_PREFIX, c.DEFAULT_REJECTED_PREFIX),
                 reject_threshold=threshold,
                 write_concurrency=concurrency,
@@ -209,6 +230,18 @@ def _source_from_manifest(uri: str, raw_index: str, s3: S3Client) -> CsvSource:
             f"manifest {uri} entry {index} must have {c.MANIFEST_FIELD_BUCKET}, "
             f"{c.MANIFEST_FIELD_KEY} and {c.MANIFEST_FIELD_OBJECT_ID}, got {entry!r}"
         ) from None
+
+
+def _null_values(raw: str, errors: list[str]) -> frozenset[str]:
+    """The values of ``NULL_VALUES`` (a JSON list of strings); a problem goes to ``errors``."""
+    try:
+        values = json.loads(raw or c.DEFAULT_NULL_VALUES)
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        errors.append(f"{c.ENV_NULL_VALUES} must be a JSON list of strings, got {raw!r}")
+        return frozenset({""})
+    return frozenset(values)
 
 
 def _names(raw: str) -> tuple[str, ...]:

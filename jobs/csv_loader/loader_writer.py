@@ -11,6 +11,13 @@ throttling, 5xx, dropped connections) before it sends the next. So:
 - memory is bounded: each lane holds one pending batch and at most ``QUEUE_DEPTH`` sealed
   ones, and ``put`` blocks while a lane is full (backpressure on the CSV reader).
 
+A batch DynamoDB refuses with a ValidationException (an item breaks a rule: a number out
+of range, a key too long, a type a secondary index does not take) never fails the load:
+the batch is split in halves, and the halves again, until each refused item stands alone.
+Each refused item is handed to ``on_refused`` (with its line, its fields and DynamoDB's
+message); every other item is written. DynamoDB refuses a whole batch when one item is
+invalid, so a batch with one bad item costs about ``2 * log2(25)`` extra calls.
+
 All lanes share one low-level client (botocore clients are thread-safe); the client's
 own standard retries sit underneath this module's capped exponential backoff with full
 jitter, which gives up once a batch has been retried for ``max_retry_seconds``.
@@ -32,7 +39,8 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import ClientError, HTTPClientError
@@ -43,8 +51,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BATCH_WRITE_MAX_ITEMS",
+    "REFUSED_ERROR_CODE",
     "RETRYABLE_ERROR_CODES",
     "BatchWriter",
+    "Refusal",
     "RetriesExhaustedError",
     "WriteError",
     "install_body_encoder",
@@ -62,6 +72,9 @@ RETRYABLE_ERROR_CODES: Final = frozenset(
         "ServiceUnavailable",
     }
 )
+# The error DynamoDB answers when an item in the batch breaks one of its rules: the whole
+# batch is refused (nothing written), whatever the other items.
+REFUSED_ERROR_CODE: Final = "ValidationException"
 # Sealed batches a lane may hold besides the one in flight.
 QUEUE_DEPTH: Final = 2
 DEFAULT_BASE_DELAY_SECONDS: Final = 0.05
@@ -73,8 +86,32 @@ _CALL_EVENT: Final = "before-call.dynamodb.BatchWriteItem"
 # How long ``put`` waits on a full lane before checking again whether writing failed.
 _PUT_POLL_SECONDS: Final = 0.5
 
-Item = dict[str, dict[str, str]]
+Item = dict[str, dict[str, Any]]
 _Request = dict[str, dict[str, Item]]
+# A pending write: the request, the row's line and fields, and how many rows of its key it
+# stands for in its batch (a later row replaces the pending earlier one).
+_Entry = tuple[_Request, int, Sequence[str], int]
+_Batch = dict[Hashable, _Entry]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An item DynamoDB refused on its own (alone in its BatchWriteItem call).
+
+    Attributes:
+        key: the item's key, as given to ``put``.
+        line: the row's line, as given to ``put``.
+        fields: the row's fields, as given to ``put``.
+        versions: rows of this key the item stood for in its batch (1, or more when later
+            rows replaced earlier pending ones): none of them was written by this batch.
+        message: DynamoDB's error message.
+    """
+
+    key: Hashable
+    line: int
+    fields: Sequence[str]
+    versions: int
+    message: str
 
 
 class WriteError(RuntimeError):
@@ -87,6 +124,15 @@ class RetriesExhaustedError(WriteError):
 
 class _AbortedError(WriteError):
     """Writing was stopped by ``abort``: not a failure of its own."""
+
+
+class _RefusedError(Exception):
+    """DynamoDB refused ``batch`` (what was left of it) with a ValidationException."""
+
+    def __init__(self, message: str, batch: _Batch) -> None:
+        super().__init__(message)
+        self.message = message
+        self.batch = batch
 
 
 def _encode_body(params: dict[str, Any], context: dict[str, Any], **_: Any) -> Any:
@@ -124,8 +170,8 @@ def install_body_encoder(client: Any) -> None:
 
 class _Lane:
     def __init__(self) -> None:
-        self.pending: dict[Hashable, _Request] = {}
-        self.queue: queue.Queue[list[_Request] | None] = queue.Queue(maxsize=QUEUE_DEPTH)
+        self.pending: _Batch = {}
+        self.queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=QUEUE_DEPTH)
         self.thread: threading.Thread | None = None
 
 
@@ -137,6 +183,9 @@ class BatchWriter:
         table: table name.
         concurrency: lanes, each with at most one call in flight.
         max_retry_seconds: how long one batch may be retried before ``RetriesExhaustedError``.
+        key_of: the key of an item, equal to the key ``put`` is given for it (to match the
+            UnprocessedItems DynamoDB returns to what was sent).
+        on_refused: called (from a writer thread) for each item DynamoDB refuses on its own.
         base_delay_seconds: first backoff ceiling. Default: 0.05 s.
         max_delay_seconds: backoff ceiling cap. Default: 5 s.
         sleep: sleeps between retries. Default: ``time.sleep``.
@@ -151,6 +200,8 @@ class BatchWriter:
         *,
         concurrency: int,
         max_retry_seconds: float,
+        key_of: Callable[[Item], Hashable],
+        on_refused: Callable[[Refusal], None],
         base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS,
         max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
@@ -161,6 +212,8 @@ class BatchWriter:
         self._client = client
         self._table = table
         self._max_retry_seconds = max_retry_seconds
+        self._key_of = key_of
+        self._on_refused = on_refused
         self._base_delay = base_delay_seconds
         self._max_delay = max_delay_seconds
         self._sleep = sleep
@@ -173,9 +226,11 @@ class BatchWriter:
         self.written = 0
         """Items DynamoDB has acknowledged."""
         self.calls = 0
-        """BatchWriteItem calls made (including retries)."""
+        """BatchWriteItem calls made (including retries and split batches)."""
         self.retries = 0
         """Calls that were retries (throttled, unprocessed items, transient errors)."""
+        self.refused = 0
+        """Items DynamoDB refused on their own (each handed to ``on_refused``)."""
         for index, lane in enumerate(self._lanes):
             lane.thread = threading.Thread(
                 target=self._run_lane, args=(lane,), name=f"batch-writer-{index}", daemon=True
@@ -187,15 +242,26 @@ class BatchWriter:
         """The first error a lane hit, if any."""
         return self._error
 
-    def put(self, key: Hashable, item: Item) -> None:
+    def put(self, key: Hashable, item: Item, line: int, fields: Sequence[str]) -> None:
         """Queue one item; blocks while its lane is full.
+
+        Args:
+            key: the item's key (``key_of(item)``): routes it and replaces a pending item
+                with the same key.
+            item: the item.
+            line: the row's line, reported if DynamoDB refuses the item.
+            fields: the row's fields, reported if DynamoDB refuses the item.
 
         Raises:
             WriteError: a lane has failed (the load should stop).
         """
         lane = self._lanes[hash(key) % len(self._lanes)]
-        lane.pending[key] = {"PutRequest": {"Item": item}}
-        if len(lane.pending) >= BATCH_WRITE_MAX_ITEMS:
+        pending = lane.pending
+        entry = ({"PutRequest": {"Item": item}}, line, fields, 1)
+        earlier = pending.setdefault(key, entry)
+        if earlier is not entry:
+            pending[key] = (entry[0], line, fields, earlier[3] + 1)
+        if len(pending) >= BATCH_WRITE_MAX_ITEMS:
             self._seal(lane)
 
     def close(self) -> None:
@@ -220,7 +286,7 @@ class BatchWriter:
             self._stop_lanes()
 
     def _seal(self, lane: _Lane) -> None:
-        batch = list(lane.pending.values())
+        batch = lane.pending
         lane.pending = {}
         while True:
             self._raise_if_failed()
@@ -261,12 +327,34 @@ class BatchWriter:
             except BaseException as error:
                 self._fail(error)
 
-    def _write(self, requests: list[_Request]) -> None:
-        """Write one batch, retrying until every item is acknowledged or time runs out."""
+    def _write(self, batch: _Batch) -> None:
+        """Write one batch; split it while DynamoDB refuses it, down to single items."""
+        try:
+            self._send(batch)
+        except _RefusedError as refused:
+            remaining = list(refused.batch.items())
+            if len(remaining) > 1:
+                half = len(remaining) // 2
+                self._write(dict(remaining[:half]))
+                self._write(dict(remaining[half:]))
+                return
+            ((key, (_, line, fields, versions)),) = remaining
+            with self._lock:
+                self.refused += 1
+            self._on_refused(Refusal(key, line, fields, versions, refused.message))
+
+    def _send(self, batch: _Batch) -> None:
+        """Send one batch, retrying until every item is acknowledged or time runs out.
+
+        Raises:
+            _RefusedError: DynamoDB refused what is left of the batch (nothing of it written).
+            WriteError: another error that is not worth retrying, or retries exhausted.
+        """
         deadline: float | None = None
         attempt = 0
         while True:
             reason: str
+            requests = [entry[0] for entry in batch.values()]
             with self._lock:
                 self.calls += 1
             try:
@@ -274,7 +362,12 @@ class BatchWriter:
                     RequestItems={self._table: requests}  # type: ignore[dict-item]
                 )
             except ClientError as error:
-                code = str(error.response.get("Error", {}).get("Code", ""))
+                details = error.response.get("Error", {})
+                code = str(details.get("Code", ""))
+                if code == REFUSED_ERROR_CODE:
+                    raise _RefusedError(
+                        str(details.get("Message", "")) or str(error), batch
+                    ) from None
                 status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
                 if code not in RETRYABLE_ERROR_CODES and status < 500:
                     raise WriteError(f"BatchWriteItem failed: {error}") from error
@@ -287,7 +380,7 @@ class BatchWriter:
                     self.written += len(requests) - len(unprocessed)
                 if not unprocessed:
                     return
-                requests = unprocessed
+                batch = self._unprocessed(batch, unprocessed)
                 reason = "UnprocessedItems"
             now = self._clock()
             if deadline is None:
@@ -295,7 +388,7 @@ class BatchWriter:
             if now >= deadline:
                 raise RetriesExhaustedError(
                     f"gave up after retrying for {self._max_retry_seconds:g} s: "
-                    f"{len(requests)} items still not written (last: {reason})"
+                    f"{len(batch)} items still not written (last: {reason})"
                 )
             # Capped exponential backoff with full jitter, never sleeping past the deadline.
             ceiling = min(self._max_delay, self._base_delay * 2**attempt)
@@ -303,3 +396,13 @@ class BatchWriter:
             with self._lock:
                 self.retries += 1
             self._sleep(min(self._rng() * ceiling, deadline - now))
+
+    def _unprocessed(self, batch: _Batch, unprocessed: list[Any]) -> _Batch:
+        """The entries of ``batch`` whose requests DynamoDB returned as UnprocessedItems."""
+        remaining: _Batch = {}
+        for request in unprocessed:
+            key = self._key_of(request["PutRequest"]["Item"])
+            if key not in batch:
+                raise WriteError(f"UnprocessedItems holds an item that was not sent: {request}")
+            remaining[key] = batch[key]
+        return remaining

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -293,8 +294,8 @@ def test_pipeline_loader_reads_incoming_writes_rejected_and_the_two_tables(
         under("manifests/"),
     ]
     assert by_action[("s3:AbortMultipartUpload", "s3:PutObject")] == under("rejected/")
-    # AND writes items to the target table and the ledger only
-    assert by_action["dynamodb:BatchWriteItem"] == {
+    # AND writes items to the target table (reading its key schema) and the ledger only
+    assert by_action[("dynamodb:BatchWriteItem", "dynamodb:DescribeTable")] == {
         "Fn::GetAtt": [built.logical_id(built.pipeline.table), "Arn"]
     }
     assert by_action["dynamodb:UpdateItem"] == {
@@ -350,11 +351,41 @@ def test_pipeline_uses_an_existing_bucket_and_table(built: Pipelines) -> None:
     [
         ({"key_columns": []}, r"key_columns must name 1 \(partition\) or 2 .* got \[\]"),
         ({"key_columns": ["a", "b", "c"]}, r"key_columns must name .* got \['a', 'b', 'c'\]"),
-        ({"numeric_columns": ["a,b"]}, r"non-empty names without commas, got \['id', 'a,b'\]"),
+        (
+            {"numeric_columns": ["a,b"]},
+            r"numeric_columns must be non-empty names without commas, got \['a,b'\]",
+        ),
+        ({"key_columns": [""]}, r"key_columns must be non-empty names without commas, got \[''\]"),
         ({"reject_threshold": 1.5}, r"reject_threshold must be between 0 and 1, got 1.5"),
         ({"submitter_concurrency": 0}, r"submitter_concurrency must be between 1 and 1000, got 0"),
+        (
+            {"boolean_columns": ["amount"], "numeric_columns": ["amount"]},
+            r"boolean_columns and numeric_columns must not share columns, got \['amount'\]",
+        ),
+        (
+            {"boolean_columns": ["id"]},
+            r"boolean_columns must not name key columns \(DynamoDB keys are STRING, NUMBER or "
+            r"BINARY\), got \['id'\]",
+        ),
+        ({"boolean_columns": ["a,b"]}, r"boolean_columns must be non-empty names without commas"),
+        ({"null_values": "NA"}, r"null_values must be Sequence\[str\], got 'NA' \(str\)"),
+        ({"null_values": ["NA", None]}, r"null_values\[1\] must be str, got None"),
+        ({"null_values": ["\ud800"]}, r"null_values must be Unicode text \(no lone surrogate"),
     ],
-    ids=["no-key", "three-keys", "comma-name", "threshold", "concurrency"],
+    ids=[
+        "no-key",
+        "three-keys",
+        "comma-name",
+        "empty-key-name",
+        "threshold",
+        "concurrency",
+        "boolean-and-numeric",
+        "boolean-key",
+        "boolean-comma",
+        "null-values-string",
+        "null-values-none",
+        "null-values-surrogate",
+    ],
 )
 def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
     # GIVEN an invalid argument
@@ -362,6 +393,141 @@ def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str
     # WHEN the pipeline is built THEN it fails naming the argument and the value
     with pytest.raises(ValueError, match=message):
         CsvToDynamoDbPipeline(stack, "Pipeline", **kwargs)
+
+
+def _loader_environment(template: Template) -> dict[str, Any]:
+    (definition,) = template.find_resources("AWS::Batch::JobDefinition").values()
+    return {
+        e["Name"]: e["Value"]
+        for e in definition["Properties"]["ContainerProperties"]["Environment"]
+    }
+
+
+def test_pipeline_loader_gets_only_the_empty_string_as_null_value_by_default(
+    built: Pipelines,
+) -> None:
+    # GIVEN the default pipeline
+    # WHEN its loader's environment is read
+    variables = _loader_environment(built.template)
+
+    # THEN the only null value is the empty string and there is no boolean column
+    assert variables[loader.ENV_NULL_VALUES] == '[""]'
+    assert variables[loader.ENV_BOOLEAN_COLUMNS] == ""
+
+
+def test_pipeline_loader_gets_null_values_and_boolean_columns_exactly() -> None:
+    # GIVEN null values with characters a comma list could not carry, and boolean columns
+    stack = Stack(make_app(), "Formats")
+    null_values = ["NA", "NULL", 'a "quoted", value', "line\nbreak", "n\u00e9ant", "NA"]
+    CsvToDynamoDbPipeline(
+        stack, "Pipeline", null_values=null_values, boolean_columns=["active", "done"]
+    )
+
+    # WHEN its loader's environment is read
+    variables = _loader_environment(Template.from_stack(stack))
+
+    # THEN every null value arrives as written, once, after the empty string
+    assert json.loads(variables[loader.ENV_NULL_VALUES]) == ["", *dict.fromkeys(null_values)]
+    assert variables[loader.ENV_NULL_VALUES].isascii()
+    assert variables[loader.ENV_BOOLEAN_COLUMNS] == "active,done"
+
+
+def test_pipeline_table_key_is_a_number_when_the_key_column_is_numeric() -> None:
+    # GIVEN a pipeline whose sort key column is numeric
+    stack = Stack(make_app(), "NumericKey")
+    CsvToDynamoDbPipeline(stack, "Pipeline", key_columns=["tenant", "seq"], numeric_columns=["seq"])
+
+    # WHEN it is synthesized
+    template = Template.from_stack(stack)
+
+    # THEN the target table's sort key is a NUMBER and the partition key a STRING
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [
+                {"AttributeName": "tenant", "KeyType": "HASH"},
+                {"AttributeName": "seq", "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [
+                {"AttributeName": "tenant", "AttributeType": "S"},
+                {"AttributeName": "seq", "AttributeType": "N"},
+            ],
+        },
+    )
+
+
+def _table_v1(stack: Stack, partition: dynamodb.Attribute, sort: dynamodb.Attribute | None) -> Any:
+    return dynamodb.Table(stack, "Target", partition_key=partition, sort_key=sort)
+
+
+def _table_v2(stack: Stack, partition: dynamodb.Attribute, sort: dynamodb.Attribute | None) -> Any:
+    return dynamodb.TableV2(stack, "Target", partition_key=partition, sort_key=sort)
+
+
+_S = dynamodb.AttributeType.STRING
+_N = dynamodb.AttributeType.NUMBER
+_B = dynamodb.AttributeType.BINARY
+
+
+@pytest.mark.parametrize("make_table", [_table_v1, _table_v2], ids=["Table", "TableV2"])
+@pytest.mark.parametrize(
+    ("keys", "numeric", "message"),
+    [
+        (
+            [("id", _N)],
+            [],
+            r"key column id is NUMBER in table Mismatch/Target but STRING for the loader: "
+            r"add it to numeric_columns",
+        ),
+        (
+            [("id", _S), ("seq", _S)],
+            ["seq"],
+            r"key column seq is STRING in table Mismatch/Target but NUMBER for the loader: "
+            r"remove it from numeric_columns",
+        ),
+        (
+            [("id", _B)],
+            [],
+            r"key column id is BINARY in table Mismatch/Target; the loader writes STRING or NUMBER",
+        ),
+        (
+            [("pk", _S)],
+            [],
+            r"key_columns \['id'\] must be the key attributes of table Mismatch/Target "
+            r"\(partition, then sort\), which are \['pk'\]",
+        ),
+    ],
+    ids=["number-as-string", "string-as-number", "binary", "other-name"],
+)
+def test_pipeline_rejects_a_table_whose_key_the_loader_cannot_write(
+    make_table: Any, keys: list[tuple[str, Any]], numeric: list[str], message: str
+) -> None:
+    # GIVEN a table the app defines, with key types that do not match the loader's columns
+    stack = Stack(make_app(), "Mismatch")
+    attributes = [dynamodb.Attribute(name=n, type=t) for n, t in keys]
+    table = make_table(stack, attributes[0], attributes[1] if len(attributes) > 1 else None)
+    key_columns = ["id", "seq"] if len(keys) > 1 else ["id"]
+
+    # WHEN the pipeline is built on it THEN it fails naming the column and both types
+    with pytest.raises(ValueError, match=message):
+        CsvToDynamoDbPipeline(
+            stack, "Pipeline", table=table, key_columns=key_columns, numeric_columns=numeric
+        )
+
+
+@pytest.mark.parametrize("make_table", [_table_v1, _table_v2], ids=["Table", "TableV2"])
+def test_pipeline_accepts_a_table_whose_key_types_match(make_table: Any) -> None:
+    # GIVEN a table keyed by a string partition key and a number sort key
+    stack = Stack(make_app(), "Matching")
+    table = make_table(
+        stack, dynamodb.Attribute(name="id", type=_S), dynamodb.Attribute(name="seq", type=_N)
+    )
+
+    # WHEN the pipeline loads seq as a number THEN it is built on that table
+    pipeline = CsvToDynamoDbPipeline(
+        stack, "Pipeline", table=table, key_columns=["id", "seq"], numeric_columns=["seq"]
+    )
+    assert pipeline.table is table
 
 
 def test_pipeline_removal_policy_applies_to_data(built: Pipelines) -> None:

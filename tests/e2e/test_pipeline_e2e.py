@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import loader_contract as loader
 import pytest
 import submit_contract as submit
 from pipeline_local import (
+    INDEX_TYPE_MISMATCH,
     Intrinsics,
     LocalPipeline,
+    RefusingDynamoDB,
     StackWiring,
     ThrottlingDynamoDB,
     UnresolvedIntrinsicError,
@@ -260,6 +263,85 @@ def test_loader_fails_a_file_of_only_bad_rows_and_fills_the_rejects_file(
     assert "every data row was rejected" in ledger["error"]
     assert [(int(r["line"]), r["reason"]) for r in outcome.rejects] == sample.bad
     assert outcome.items == []
+
+
+def _r_export() -> tuple[str, dict[str, dict[str, Any]], list[tuple[int, str, str, str]]]:
+    """An R ``write.csv`` style file: NA cells, TRUE/FALSE, three rows DynamoDB cannot take.
+
+    Returns the body, the items a correct load stores (by id) and the rejects
+    ``(line, reason, raw, detail)`` it reports.
+    """
+    header = ["id", "name", "city", "amount", "active"]
+    lines = [",".join(header)]
+    items: dict[str, dict[str, Any]] = {}
+    for i in range(97):
+        name = "NA" if i % 7 == 3 else f"Customer {i}"
+        amount = "NA" if i % 11 == 5 else f"{i * 7 % 1000}.{i % 100:02d}"
+        active = ("NA", "TRUE", "FALSE", "true", "False")[i % 5]
+        fields = [f"c{i:05d}", name, ("Lisbon", "Osaka", "Quito")[i % 3], amount, active]
+        lines.append(",".join(fields))
+        item: dict[str, Any] = {"id": fields[0], "city": fields[2]}
+        if name != "NA":
+            item["name"] = name
+        if amount != "NA":
+            item["amount"] = Decimal(amount)
+        if active != "NA":
+            item["active"] = active.lower() == "true"
+        items[fields[0]] = item
+    long_key = "\u00e9" * 1025  # 1025 characters, 2050 bytes of UTF-8
+    bad = [
+        (
+            10,
+            "c90001,P value,Quito,2.5E-150,TRUE",
+            "bad_number",
+            "column amount: '2.5E-150' is below DynamoDB's smallest magnitude, 1E-130",
+        ),
+        (
+            40,
+            f"{long_key},Long key,Osaka,1.00,FALSE",
+            "key_too_large",
+            "key column id is 2050 bytes, a partition key value is at most 2048",
+        ),
+        (75, "c90003,Refused,Atlantis,3.50,TRUE", "refused_by_dynamodb", INDEX_TYPE_MISMATCH),
+    ]
+    rejects = []
+    for line, raw, reason, detail in bad:
+        lines.insert(line - 1, raw)
+        rejects.append((line, reason, raw, detail))
+    return "\n".join(lines) + "\n", items, rejects
+
+
+def test_loader_stores_every_row_dynamodb_takes_and_reports_each_one_it_cannot(
+    formats_pipeline: LocalPipeline,
+) -> None:
+    # GIVEN a pipeline with NA as a null value, a numeric and a boolean column, and an R
+    # export with one number out of DynamoDB's range, one key too long for it, and one row
+    # DynamoDB refuses by a rule the loader does not check (a secondary index's key type)
+    body, expected_items, expected_rejects = _r_export()
+    pipeline = formats_pipeline
+    stored = pipeline.upload_and_notify("incoming/r-export.csv", body)
+    pipeline.deliver()
+    run = _only_run(pipeline)
+    refusing = RefusingDynamoDB(
+        pipeline.dynamodb, key_attribute=KEY, refuse=lambda item: item["city"]["S"] == "Atlantis"
+    )
+
+    # WHEN the submitted job's loader runs against that table
+    result = pipeline.load_in_process(run, dynamodb=refusing)
+
+    # THEN the job got the construct's settings, every other row is stored exactly
+    # (NA cells omitted, booleans as BOOL), each bad row is in the rejects file with its
+    # line, raw row and why, and the ledger's counts add up to the file's 100 rows
+    assert json.loads(run.environment[loader.ENV_NULL_VALUES]) == ["", "NA"]
+    assert _by_key(pipeline.scan()) == expected_items
+    ledger = pipeline.ledger_item(object_id(stored))
+    assert ledger is not None
+    rejects = pipeline.read_csv(ledger["rejects_key"])
+    found = sorted((int(r["line"]), r["reason"], r["raw"], r["detail"]) for r in rejects)
+    assert found == expected_rejects
+    assert (ledger["status"], ledger["rows_loaded"], ledger["rows_rejected"]) == (SUCCEEDED, 97, 3)
+    assert (ledger["rows_duplicate"], result.status) == (0, SUCCEEDED)
+    assert refusing.refused_calls > 0 and set(refusing.writes.values()) == {1}
 
 
 # --- the wiring ----------------------------------------------------------------------------------

@@ -16,12 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import loader_contract as contract
 import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
+from botocore.stub import Stubber
 from loader_main import Loader, LoadResult, main
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
-from loader_writer import BatchWriter
+from loader_writer import BatchWriter, Refusal
+from pipeline_local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
 
 LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
 
@@ -179,24 +182,72 @@ def test_loader_writes_each_reject_reason_with_its_line(world: Any) -> None:
         ",nokey,1\n"  # 4: empty key
         'multi,"two\nlines",NaN\n'  # 5-6: bad number
         f"big,{huge},1\n"  # 7: item over 400 KB
+        f"{'k' * 2049},long key,1\n"  # 8: partition key over 2048 bytes
     )
 
     # WHEN it is loaded with a threshold that tolerates them
     result = _load(world, "incoming/rejects.csv", body, reject_threshold=1.0 - 1e-9)
 
-    # THEN each bad row is in the rejects file with its reason, line and raw row
+    # THEN each bad row is in the rejects file with its reason, line, raw row and detail
     rejects = _rejects(world, result)
     assert [(r["line"], r["reason"]) for r in rejects] == [
         ("3", "column_count"),
         ("4", "empty_key"),
         ("5", "bad_number"),
         ("7", "item_too_large"),
+        ("8", "key_too_large"),
     ]
     assert rejects[2]["raw"] == 'multi,"two\nlines",NaN'
+    assert (
+        rejects[2]["detail"]
+        == "column amount: 'NaN' is not a number (ASCII digits, optional sign, point and exponent)"
+    )
     assert rejects[3]["raw"].endswith(f"...[{len(huge) + len('big,,1') - 100_000} more chars]")
+    assert (
+        rejects[4]["detail"] == "key column id is 2049 bytes, a partition key value is at most 2048"
+    )
     assert result.rejects_key == "rejected/incoming/rejects.csv.errors.csv"
-    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 1, 4)
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 1, 5)
     assert list(world.items()) == ["ok"]
+
+
+def test_loader_rejects_a_cell_longer_than_an_item_with_its_line_and_raw_row(world: Any) -> None:
+    # GIVEN a row whose one cell alone is above 400 KB (1 MB), between two good rows
+    body = f"id,name,amount\na,first,1\nbig,{'y' * 1_000_000},2\nb,after,3\n"
+
+    # WHEN it is loaded
+    result = _load(world, "incoming/huge-cell.csv", body, reject_threshold=0.5)
+
+    # THEN that row is item_too_large with its line and its raw record cut at 100,000 characters,
+    # and the rows around it load
+    (reject,) = _rejects(world, result)
+    assert (reject["line"], reject["reason"]) == ("3", "item_too_large")
+    assert reject["raw"].startswith("big,yyy") and reject["raw"].endswith(" more chars]")
+    assert sorted(world.items()) == ["a", "b"]
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 2, 1)
+
+
+def test_loader_rejects_numbers_outside_dynamodb_rules_and_loads_the_rest(world: Any) -> None:
+    # GIVEN numbers DynamoDB refuses among numbers it stores (zero padding beyond 38 digits too)
+    refused = ["2.5E-150", "5E+126", "1E+126", "1\u06623", "\uff11\uff12\uff13", "1" * 39]
+    stored = {"p": "1" + "0" * 40, "q": "0.1" + "0" * 40, "r": "1E-130", "s": "-9.5E+125"}
+    rows = [f"bad{i},x,{v}" for i, v in enumerate(refused)] + [
+        f"{k},x,{v}" for k, v in stored.items()
+    ]
+
+    # WHEN it is loaded
+    result = _load(
+        world,
+        "incoming/numbers.csv",
+        "id,name,amount\n" + "\n".join(rows) + "\n",
+        reject_threshold=0.9,
+    )
+
+    # THEN each refused number is a bad_number reject and the others are stored by value
+    assert [r["reason"] for r in _rejects(world, result)] == ["bad_number"] * len(refused)
+    items = world.items()
+    assert {k: items[k]["amount"] for k in stored} == {k: Decimal(v) for k, v in stored.items()}
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 4, 6)
 
 
 def test_loader_keeps_the_last_row_of_a_duplicate_key_and_counts_it(world: Any) -> None:
@@ -228,18 +279,7 @@ def test_loader_keeps_the_last_row_when_the_earlier_write_is_throttled(world: An
 
 def test_loader_treats_equal_numbers_as_the_same_key(world: Any) -> None:
     # GIVEN a numeric sort key written as 1 and 1.0 (the same DynamoDB number)
-    world.dynamodb.create_table(
-        TableName="Orders",
-        KeySchema=[
-            {"AttributeName": "id", "KeyType": "HASH"},
-            {"AttributeName": "line", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "line", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _create_table(world, "Orders", ("id", "S"), ("line", "N"))
     body = "id,line,name\no1,1,first\no1,1.0,second\no1,2,other\n"
 
     # WHEN it is loaded with a two-column key
@@ -257,6 +297,131 @@ def test_loader_treats_equal_numbers_as_the_same_key(world: Any) -> None:
     assert (result.rows_loaded, result.rows_duplicate) == (2, 1)
     names = {i["name"] for i in world.aws.resource("dynamodb").Table("Orders").scan()["Items"]}
     assert names == {"second", "other"}
+
+
+# --- the target table's key schema ------------------------------------------------------------
+
+
+def _create_table(world: Any, name: str, *keys: tuple[str, str]) -> None:
+    """A table keyed by ``(attribute, type)`` pairs: partition, then optional sort."""
+    world.dynamodb.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": attribute, "KeyType": kind}
+            for (attribute, _), kind in zip(keys, ("HASH", "RANGE"), strict=False)
+        ],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in keys],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+class CallsSpy:
+    """The emulator's client, counting the calls made by operation name."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self.real, name)
+        if not callable(operation):
+            return operation
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return operation(*args, **kwargs)
+
+        return call
+
+
+def test_loader_types_a_key_column_as_the_table_defines_it(
+    world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN an imported table whose partition key is a NUMBER, and no numeric_columns
+    caplog.set_level(logging.INFO, logger="csv_loader")
+    _create_table(world, "ByNumber", ("id", "N"))
+    spy = CallsSpy(world.dynamodb)
+
+    # WHEN a file keyed by numbers written in two ways is loaded
+    result = _load(
+        world,
+        "incoming/by-number.csv",
+        "id,name\n7,first\n7.0,second\n12,other\n",
+        dynamodb=spy,
+        target_table="ByNumber",
+        numeric_columns=frozenset(),
+    )
+
+    # THEN the key cells are numbers (7 and 7.0 are one item), after one DescribeTable
+    assert (result.status, result.rows_loaded, result.rows_duplicate) == ("SUCCEEDED", 2, 1)
+    items = world.aws.resource("dynamodb").Table("ByNumber").scan()["Items"]
+    assert {item["id"]: item["name"] for item in items} == {
+        Decimal(7): "second",
+        Decimal(12): "other",
+    }
+    assert spy.calls["describe_table"] == 1
+    # AND the log says the key column was typed from the table
+    warnings = [
+        json.loads(r.getMessage()) for r in caplog.records if "typed as table" in r.getMessage()
+    ]
+    assert warnings and warnings[0]["columns"] == {"id": "NUMBER"}
+
+
+def test_loader_writes_a_numeric_key_column_as_a_string_when_the_table_says_so(world: Any) -> None:
+    # GIVEN the standard table (partition key id is a STRING) and id listed as numeric
+    # WHEN a file whose ids look like numbers is loaded
+    result = _load(
+        world, "incoming/string-ids.csv", "id,name\n007,a\n7,b\n", numeric_columns=frozenset({"id"})
+    )
+
+    # THEN the ids are stored as written (two different strings)
+    assert (result.status, result.rows_loaded) == ("SUCCEEDED", 2)
+    assert sorted(world.items()) == ["007", "7"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "error"),
+    [
+        (
+            (("pk", "S"),),
+            "table Other is keyed by ['pk'] (partition, then sort), but KEY_COLUMNS names ['id']: nothing was written",
+        ),
+        (
+            (("id", "S"), ("sk", "S")),
+            "table Other is keyed by ['id', 'sk'] (partition, then sort), but KEY_COLUMNS names ['id']",
+        ),
+        (
+            (("id", "B"),),
+            "table Other has BINARY key attributes ['id']; the loader writes string and number keys only",
+        ),
+    ],
+    ids=["other-name", "extra-sort-key", "binary"],
+)
+def test_loader_fails_before_writing_when_the_table_key_cannot_take_the_rows(
+    world: Any, keys: tuple[tuple[str, str], ...], error: str
+) -> None:
+    # GIVEN an imported table whose key the loader cannot fill from KEY_COLUMNS
+    _create_table(world, "Other", *keys)
+    spy = CallsSpy(world.dynamodb)
+
+    # WHEN a file is loaded into it
+    result = _load(world, "incoming/other.csv", _rows(30), dynamodb=spy, target_table="Other")
+
+    # THEN the run fails with one message, and no BatchWriteItem was sent
+    assert result.status == contract.STATUS_FAILED
+    assert result.error is not None and result.error.startswith(error)
+    assert spy.calls["batch_write_item"] == 0 and result.rows_loaded == 0
+
+
+def test_loader_fails_when_the_table_cannot_be_described(world: Any) -> None:
+    # GIVEN a target table that does not exist
+    # WHEN a file is loaded
+    result = _load(world, "incoming/missing.csv", _rows(3), target_table="Missing")
+
+    # THEN the run fails saying which table and why
+    assert result.status == contract.STATUS_FAILED
+    assert result.error is not None
+    assert result.error.startswith("cannot read the key schema of table Missing (DescribeTable): ")
 
 
 # --- failure rules -----------------------------------------------------------------------------
@@ -412,6 +577,74 @@ def test_settings_from_env_reports_every_bad_variable() -> None:
         LoaderSettings.from_env(environ)
 
 
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"NULL_VALUES": "NA"}, r"NULL_VALUES must be a JSON list of strings, got 'NA'"),
+        ({"NULL_VALUES": '["NA", 1]'}, r"NULL_VALUES must be a JSON list of strings"),
+        (
+            {"NUMERIC_COLUMNS": "a,b", "BOOLEAN_COLUMNS": "b"},
+            r"BOOLEAN_COLUMNS and NUMERIC_COLUMNS must not share columns, got \['b'\]",
+        ),
+        ({"BOOLEAN_COLUMNS": "id"}, r"BOOLEAN_COLUMNS must not name key columns .* got \['id'\]"),
+    ],
+    ids=["not-json", "not-strings", "boolean-and-numeric", "boolean-key"],
+)
+def test_settings_from_env_rejects_bad_null_values_and_boolean_columns(
+    environ: dict[str, str], message: str
+) -> None:
+    # GIVEN an otherwise complete environment with one bad variable
+    base = {"TARGET_TABLE_NAME": "t", "LEDGER_TABLE_NAME": "l", "KEY_COLUMNS": "id"}
+
+    # WHEN / THEN it is a configuration error naming the variable
+    with pytest.raises(ConfigurationError, match=message):
+        LoaderSettings.from_env({**base, **environ})
+
+
+def test_settings_from_env_always_count_the_empty_string_as_a_null_value() -> None:
+    # GIVEN NULL_VALUES listing NA and NULL only
+    environ = {
+        "TARGET_TABLE_NAME": "t",
+        "LEDGER_TABLE_NAME": "l",
+        "KEY_COLUMNS": "id",
+        "NULL_VALUES": '["NA", "NULL"]',
+        "BOOLEAN_COLUMNS": "active, done",
+    }
+
+    # WHEN the settings are read
+    settings = LoaderSettings.from_env(environ)
+
+    # THEN the empty string is a null value too, and the boolean columns are named
+    assert settings.null_values == frozenset({"", "NA", "NULL"})
+    assert settings.boolean_columns == frozenset({"active", "done"})
+
+
+def test_loader_loads_null_values_as_missing_and_booleans_as_bool(world: Any) -> None:
+    # GIVEN an R export: NA for missing values, TRUE/FALSE for a logical column
+    body = "id,name,amount,active\na,Ann,1.5,TRUE\nb,NA,NA,FALSE\nc,Cy,2,NA\nNA,Dee,3,TRUE\nd,Di,4,yes\n"
+
+    # WHEN it is loaded with NA as a null value and active as a boolean column
+    result = _load(
+        world,
+        "incoming/r-export.csv",
+        body,
+        null_values=frozenset({"NA"}),
+        boolean_columns=frozenset({"active"}),
+        reject_threshold=0.5,
+    )
+
+    # THEN NA cells are omitted, booleans are BOOL, and the NA key and the "yes" are rejected
+    assert world.items() == {
+        "a": {"id": "a", "name": "Ann", "amount": Decimal("1.5"), "active": True},
+        "b": {"id": "b", "active": False},
+        "c": {"id": "c", "name": "Cy", "amount": Decimal(2)},
+    }
+    assert [(r["line"], r["reason"]) for r in _rejects(world, result)] == [
+        ("5", "empty_key"),
+        ("6", "bad_boolean"),
+    ]
+
+
 # --- retries -----------------------------------------------------------------------------------
 
 
@@ -451,6 +684,137 @@ def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
     assert result.exit_code == contract.EXIT_FAILED
     assert result.error is not None and "gave up after retrying for 0.2 s" in result.error
     assert world.ledger(result.object_id)["status"] == contract.STATUS_FAILED
+
+
+# --- items DynamoDB refuses -------------------------------------------------------------------
+
+
+def _refusing(world: Any, *bad: str) -> RefusingDynamoDB:
+    """The emulator's client, refusing every batch that holds a row named in ``bad``."""
+    return RefusingDynamoDB(
+        world.dynamodb, key_attribute="id", refuse=lambda item: item["name"]["S"] in bad
+    )
+
+
+def test_batch_writer_splits_a_refused_batch_until_the_refused_item_stands_alone() -> None:
+    # GIVEN one lane, and DynamoDB refusing the batch of three, then each half holding "bad"
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    refused: list[Refusal] = []
+    with Stubber(client) as stub:
+        for response in ("refuse", "ok", "refuse", "refuse", "ok"):
+            if response == "refuse":
+                stub.add_client_error(
+                    "batch_write_item", "ValidationException", INDEX_TYPE_MISMATCH, 400
+                )
+            else:
+                stub.add_response("batch_write_item", {"UnprocessedItems": {}})
+        writer = BatchWriter(
+            client,
+            "Target",
+            concurrency=1,
+            max_retry_seconds=1,
+            key_of=lambda item: item["id"]["S"],
+            on_refused=refused.append,
+        )
+
+        # WHEN three items are written, the second one refused by DynamoDB
+        for line, key in enumerate(("a", "bad", "c"), start=2):
+            writer.put(key, {"id": {"S": key}}, line, [key])
+        writer.close()
+
+        # THEN the batch went [a, bad, c] -> [a] + [bad, c] -> [bad] + [c]: every call was used
+        stub.assert_no_pending_responses()
+    # AND only "bad" was refused, with its line, its row and DynamoDB's message
+    assert refused == [Refusal("bad", 3, ["bad"], 1, INDEX_TYPE_MISMATCH)]
+    assert (writer.written, writer.refused, writer.calls) == (2, 1, 5)
+
+
+def test_loader_rejects_items_dynamodb_refuses_and_writes_every_other_row(world: Any) -> None:
+    # GIVEN 200 rows, and DynamoDB refusing two of them by a rule the loader does not check
+    flaky = _refusing(world, "name 7", "name 150")
+
+    # WHEN they are loaded
+    result = _load(world, "incoming/refused.csv", _rows(200), dynamodb=flaky)
+
+    # THEN both are rejected with their line, row and DynamoDB's message, and every other row
+    # is written exactly once
+    rejects = _rejects(world, result)
+    assert [(r["line"], r["reason"], r["raw"]) for r in rejects] in (
+        [
+            ("9", "refused_by_dynamodb", "r00007,name 7,7"),
+            ("152", "refused_by_dynamodb", "r00150,name 150,150"),
+        ],
+        [
+            ("152", "refused_by_dynamodb", "r00150,name 150,150"),
+            ("9", "refused_by_dynamodb", "r00007,name 7,7"),
+        ],
+    )
+    assert {r["detail"] for r in rejects} == {INDEX_TYPE_MISMATCH}
+    assert sorted(world.items()) == sorted(f"r{i:05d}" for i in range(200) if i not in (7, 150))
+    assert set(flaky.writes.values()) == {1} and len(flaky.writes) == 198
+    # AND the counts and the ledger say so
+    assert (result.status, result.rows_loaded, result.rows_rejected) == ("SUCCEEDED", 198, 2)
+    ledger = world.ledger(result.object_id)
+    assert (ledger["rows_loaded"], ledger["rows_rejected"], ledger["rows_duplicate"]) == (198, 2, 0)
+
+
+def test_loader_counts_refused_rows_against_the_reject_threshold(world: Any) -> None:
+    # GIVEN 40 rows of which DynamoDB refuses 4 (10%), and a 5% threshold
+    flaky = _refusing(world, *(f"name {i}" for i in (1, 2, 20, 39)))
+
+    # WHEN they are loaded
+    result = _load(
+        world, "incoming/refused-many.csv", _rows(40), dynamodb=flaky, reject_threshold=0.05
+    )
+
+    # THEN the run fails on the threshold, and the other rows are written all the same
+    assert result.status == contract.STATUS_FAILED
+    assert result.error == "4 of 40 data rows rejected (10.00%), above REJECT_THRESHOLD 0.05"
+    assert (result.rows_loaded, result.rows_rejected) == (36, 4)
+    assert len(world.items()) == 36
+
+
+def test_loader_keeps_the_earlier_row_when_dynamodb_refuses_a_later_duplicate(world: Any) -> None:
+    # GIVEN key k1 written early (its own batch) and again much later by a row DynamoDB refuses
+    rows = ["id,name,amount", "k1,first,1"] + [f"f{i},filler,{i}" for i in range(200)]
+    rows += ["k1,refused,2"]
+    flaky = _refusing(world, "refused")
+
+    # WHEN it is loaded with one lane, so the two rows of k1 are in different batches
+    result = _load(
+        world,
+        "incoming/refused-dup.csv",
+        "\n".join(rows) + "\n",
+        dynamodb=flaky,
+        write_concurrency=1,
+    )
+
+    # THEN the earlier row stays, and the counts add up: 201 loaded, 1 rejected, no duplicate
+    assert world.items()["k1"]["name"] == "first"
+    assert (result.rows_loaded, result.rows_rejected, result.rows_duplicate) == (201, 1, 0)
+
+
+def test_loader_counts_a_refused_row_that_replaced_a_pending_duplicate(world: Any) -> None:
+    # GIVEN key k1 twice in one batch, the later row refused by DynamoDB
+    body = "id,name,amount\nk1,first,1\nk2,other,2\nk1,refused,3\n"
+    flaky = _refusing(world, "refused")
+
+    # WHEN it is loaded (the later row replaced the earlier one before the batch was sent)
+    result = _load(
+        world,
+        "incoming/refused-pending.csv",
+        body,
+        dynamodb=flaky,
+        write_concurrency=1,
+        reject_threshold=0.5,
+    )
+
+    # THEN k1 is not in the table, and the counts say exactly that: k2 loaded, the refused row
+    # rejected, the row it replaced a duplicate
+    assert sorted(world.items()) == ["k2"]
+    assert (result.rows_loaded, result.rows_rejected, result.rows_duplicate) == (1, 1, 1)
 
 
 # --- the real entry point --------------------------------------------------------------------
@@ -612,10 +976,17 @@ def test_main_exits_2_when_the_environment_is_incomplete() -> None:
 
 def test_batch_writer_sends_binary_values_through_botocore(world: Any) -> None:
     # GIVEN an item json cannot encode (a binary attribute)
-    writer = BatchWriter(world.dynamodb, world.target_table, concurrency=2, max_retry_seconds=1)
+    writer = BatchWriter(
+        world.dynamodb,
+        world.target_table,
+        concurrency=2,
+        max_retry_seconds=1,
+        key_of=lambda item: item["id"]["S"],
+        on_refused=lambda refusal: None,
+    )
 
     # WHEN it is written
-    writer.put("b1", {"id": {"S": "b1"}, "blob": {"B": b"\x00\x01"}})
+    writer.put("b1", {"id": {"S": "b1"}, "blob": {"B": b"\x00\x01"}}, 1, ["b1"])
     writer.close()
 
     # THEN botocore serialized it as usual
