@@ -278,6 +278,9 @@ class ContainerJob(Construct):
             ),
             "readonly_root_filesystem": readonly_root_filesystem,
             "user": user,
+            "volumes": [_scratch_volume(scratch_path)]
+            if readonly_root_filesystem and scratch_path
+            else None,
         }
         if is_fargate:
             self.container = batch.EcsFargateContainerDefinition(
@@ -314,20 +317,9 @@ class ContainerJob(Construct):
             timeout=timeout,
         )
         if readonly_root_filesystem and scratch_path:
-            self._add_scratch_volume(scratch_path)
-
-    def _add_scratch_volume(self, path: str) -> None:
-        # A volume with a name only (no host path) is task storage on Fargate and a
-        # Docker-managed empty volume on EC2: writable, private to the job, gone with
-        # it. The L2's EcsVolume.host() renders `Host: {}`, which Fargate rejects,
-        # hence the override on the L1.
-        cfn = self.job_definition.node.default_child
-        assert isinstance(cfn, batch.CfnJobDefinition)
-        cfn.add_property_override("ContainerProperties.Volumes", [{"Name": SCRATCH_VOLUME}])
-        cfn.add_property_override(
-            "ContainerProperties.MountPoints",
-            [{"ContainerPath": path, "SourceVolume": SCRATCH_VOLUME, "ReadOnly": False}],
-        )
+            cfn = self.job_definition.node.default_child
+            assert isinstance(cfn, batch.CfnJobDefinition)
+            _drop_scratch_host(cfn, "ContainerProperties")
 
     def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
         """Why this job can never run on ``queue``; empty if it can.
@@ -404,6 +396,24 @@ class ContainerJob(Construct):
         return Stack.of(self.job_definition).format_arn(
             service="batch", resource="job-definition", resource_name=f"{name}:*"
         )
+
+
+def _scratch_volume(path: str) -> batch.EcsVolume:
+    """The job-private scratch volume, first of the container's volumes."""
+    return batch.EcsVolume.host(name=SCRATCH_VOLUME, container_path=path, readonly=False)
+
+
+def _drop_scratch_host(cfn: batch.CfnJobDefinition, container_path: str) -> None:
+    """Render the scratch volume (index 0) as a name only, with no ``Host`` key.
+
+    A volume with a name only is task storage on Fargate and a Docker-managed empty
+    volume on EC2: writable, private to the job, gone with it. The L2 renders
+    ``EcsVolume.host()`` without a host path as ``Host: {}``, which Fargate refuses
+    ("host ... shouldn't be provided"), so that one key of the library's own volume is
+    deleted; every other volume and mount point stays the L2's, including those a user
+    adds later with ``job.container.add_volume(...)``.
+    """
+    cfn.add_property_deletion_override(f"{container_path}.Volumes.0.Host")
 
 
 def _raise_unless_pending(queue: IBatchQueue | None, errors: Sequence[str]) -> None:
