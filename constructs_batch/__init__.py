@@ -20,7 +20,7 @@ from constructs_batch.compute import (
     secure_launch_template,
 )
 from constructs_batch.cost import FixedCost, estimate_fixed_monthly_cost
-from constructs_batch.job import ContainerJob, SecretSource, retry_strategies
+from constructs_batch.job import BatchJob, ContainerJob, SecretSource, retry_strategies
 from constructs_batch.limits import InstanceCapacity
 from constructs_batch.network import BatchNetwork, NetworkProfile
 from constructs_batch.pipeline import CsvToDynamoDbPipeline
@@ -29,6 +29,7 @@ from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
 
 __all__ = [
     "BatchCompute",
+    "BatchJob",
     "BatchNetwork",
     "BatchPlatform",
     "BatchQueue",

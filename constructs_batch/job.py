@@ -9,7 +9,7 @@ infrastructure failures and not application errors, and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeAlias, cast
+from typing import cast
 
 from aws_cdk import (
     Acknowledgment,
@@ -26,12 +26,19 @@ from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from constructs_batch import limits
 from constructs_batch._arguments import checked_arguments
+from constructs_batch._container import (
+    DEFAULT_SCRATCH_PATH,
+    SCRATCH_VOLUME,
+    ContainerSpec,
+    FargateSettings,
+    SecretSource,
+    acknowledge_image_pull,
+    job_size_errors,
+)
 from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.queue import IBatchQueue, as_batch_queue
@@ -40,9 +47,12 @@ __all__ = [
     "DEFAULT_LOG_RETENTION",
     "DEFAULT_MEMORY",
     "DEFAULT_RETRY_ATTEMPTS",
+    "DEFAULT_SCRATCH_PATH",
     "DEFAULT_TIMEOUT",
     "DEFAULT_VCPUS",
     "LOG_STREAM_PREFIX",
+    "SCRATCH_VOLUME",
+    "BatchJob",
     "ContainerJob",
     "SecretSource",
     "retry_strategies",
@@ -59,15 +69,6 @@ DEFAULT_TIMEOUT = Duration.hours(1)
 DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 #: Log streams are ``job/<container>/<ecs task id>``.
 LOG_STREAM_PREFIX = "job"
-#: Writable scratch mounted over a read-only root file system (temporary files).
-DEFAULT_SCRATCH_PATH = "/tmp"
-SCRATCH_VOLUME = "scratch"
-
-#: What a secret can be given as: a Secrets Manager secret (all of it), a secret and
-#: one of its JSON fields, an SSM parameter, or a ``batch.Secret`` built by hand.
-SecretSource: TypeAlias = (
-    batch.Secret | secretsmanager.ISecret | tuple[secretsmanager.ISecret, str] | ssm.IParameter
-)
 
 
 def retry_strategies() -> list[batch.RetryStrategy]:
@@ -98,7 +99,111 @@ def retry_strategies() -> list[batch.RetryStrategy]:
     ]
 
 
-class ContainerJob(Construct):
+class BatchJob(Construct):
+    """What every job of the library shares: its log group, its job role and submit grants.
+
+    Subclasses build ``job_definition`` and say, in :meth:`placement_errors`, why the
+    job could never run on a queue.
+
+    Attributes:
+        job_definition: the aws-cdk-lib job definition (the escape hatch).
+        log_group: where the containers' output goes.
+        job_role: the role the containers' code runs as; grant it what the job needs.
+    """
+
+    job_definition: batch.IJobDefinition
+    log_group: logs.LogGroup
+    job_role: iam.IRole
+
+    def _add_log_group(
+        self, retention: logs.RetentionDays, encryption_key: kms.IKey | None
+    ) -> ecs.LogDriver:
+        """Create ``log_group`` and return the awslogs driver that writes to it."""
+        self.log_group = logs.LogGroup(
+            self, "LogGroup", retention=retention, encryption_key=encryption_key
+        )
+        if encryption_key is not None:
+            allow_log_encryption(self, encryption_key)
+        return ecs.LogDrivers.aws_logs(stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group)
+
+    def _add_job_role(self, job_role: iam.IRole | None) -> iam.IRole:
+        """Use ``job_role``, or create a role with no permissions, as ``job_role``."""
+        self.job_role = job_role or iam.Role(
+            self,
+            "JobRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Role the job's container runs as",
+        )
+        return self.job_role
+
+    def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
+        """Why this job can never run on ``queue``; empty if it can."""
+        raise NotImplementedError
+
+    def grant_submit(
+        self, grantee: iam.IGrantable, queue: IBatchQueue | batch.IJobQueue
+    ) -> iam.Grant:
+        """Let ``grantee`` submit this job, any revision of it, to ``queue``.
+
+        Grants ``batch:SubmitJob`` on the queue and on every revision of the job
+        definition (``job-definition/<name>:*``), so that a submitter holding the
+        previous revision's ARN during a deployment is not refused. Nothing else:
+        in particular not ``batch:TagResource``, which SubmitJob needs only when the
+        request itself carries tags.
+
+        Args:
+            grantee: who submits (a Lambda function, a role, a state machine...).
+            queue: the queue the job is submitted to (anything ``ContainerJob(queue=...)``
+                accepts).
+
+        Raises:
+            ValueError: if the job can never run on ``queue`` (wrong platform, too
+                many vCPUs, too much memory, GPUs the queue has not...), or the
+                queue's capacity cannot be known.
+        """
+        queue = as_batch_queue(queue)
+        _raise_unless_pending(queue, self.placement_errors(queue))
+        all_revisions = self.all_revisions_arn
+        grant = iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["batch:SubmitJob"],
+            resource_arns=[queue.job_queue.job_queue_arn, all_revisions],
+        )
+        self._acknowledge_revision_wildcard(grantee, all_revisions)
+        return grant
+
+    @staticmethod
+    def _acknowledge_revision_wildcard(grantee: iam.IGrantable, arn: str) -> None:
+        # cdk-nag reports the `:*` revision suffix as a wildcard (IAM5) on the policy
+        # the grant lands in; its finding id is the ARN flattened as cdk-nag does.
+        principal = grantee.grant_principal
+        if not isinstance(principal, Construct):
+            return
+        policy = principal.node.try_find_child("DefaultPolicy") or principal
+        flat = nag_value(policy, arn)
+        Validations.of(policy).acknowledge(
+            Acknowledgment(
+                id=f"AwsSolutions-IAM5[Resource::{flat}]",
+                reason="batch:SubmitJob on every revision of one job definition "
+                "(job-definition/<name>:*): the revision changes on each deployment and "
+                "a submitter holding the previous revision must not be refused; the "
+                "name is fixed, so no other job definition matches",
+            )
+        )
+
+    @property
+    def all_revisions_arn(self) -> str:
+        """``arn:...:job-definition/<name>:*``, matching every revision of the job definition."""
+        # The definition's Ref is `arn:...:job-definition/<name>:<revision>`: take the
+        # name from it (the L2's job_definition_name keeps the revision).
+        name_and_revision = Fn.select(1, Fn.split("/", self.job_definition.job_definition_arn))
+        name = Fn.select(0, Fn.split(":", name_and_revision))
+        return Stack.of(self.job_definition).format_arn(
+            service="batch", resource="job-definition", resource_name=f"{name}:*"
+        )
+
+
+class ContainerJob(BatchJob):
     """A container job definition for Fargate or EC2, validated against its queue.
 
     The platform is ``fargate`` if given, else that of ``queue``, else EC2. The
@@ -121,9 +226,7 @@ class ContainerJob(Construct):
 
     job_definition: batch.EcsJobDefinition
     container: batch.EcsFargateContainerDefinition | batch.EcsEc2ContainerDefinition
-    log_group: logs.LogGroup
     execution_role: iam.IRole
-    job_role: iam.IRole
     fargate: bool
     vcpus: float
     memory_mib: int
@@ -218,23 +321,39 @@ class ContainerJob(Construct):
         """
         queue = as_batch_queue(queue) if queue is not None else None
         is_fargate = fargate if fargate is not None else (queue.fargate if queue else False)
-        memory_mib = memory.to_mebibytes(rounding=SizeRoundingBehavior.NONE)
+        spec = ContainerSpec(
+            image=image,
+            vcpus=vcpus,
+            memory=memory,
+            gpus=gpus,
+            command=command,
+            environment=environment or {},
+            secrets=secrets or {},
+            user=user,
+            readonly_root_filesystem=readonly_root_filesystem,
+            scratch_path=scratch_path,
+        )
+        own_errors = spec.errors(fargate=is_fargate)
         _raise_unless_pending(
             queue,
             [
-                *_resource_errors(vcpus, memory_mib, gpus, is_fargate, queue),
-                *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
-                *_environment_errors(environment or {}, secrets or {}),
-                *limits.check_range(
-                    "retry_attempts",
-                    retry_attempts,
-                    limits.MIN_RETRY_ATTEMPTS,
-                    limits.MAX_RETRY_ATTEMPTS,
+                *own_errors,
+                # With a queue, its placement_errors report Fargate's rules (naming it).
+                *(
+                    job_size_errors(
+                        vcpus=vcpus, memory_mib=spec.memory_mib, gpus=gpus, fargate=is_fargate
+                    )
+                    if queue is None and not own_errors
+                    else []
                 ),
-                *_timeout_errors(timeout),
+                *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
+                *_attempt_errors(retry_attempts, timeout),
                 *(
                     queue.placement_errors(
-                        vcpus=vcpus, memory_mib=int(memory_mib), gpus=gpus, fargate=is_fargate
+                        vcpus=vcpus,
+                        memory_mib=int(spec.memory_mib),
+                        gpus=gpus,
+                        fargate=is_fargate,
                     )
                     if queue is not None
                     else []
@@ -245,66 +364,30 @@ class ContainerJob(Construct):
 
         self.fargate = is_fargate
         self.vcpus = vcpus
-        self.memory_mib = int(memory_mib)
+        self.memory_mib = int(spec.memory_mib)
         self.gpus = gpus
         self.assign_public_ip = is_fargate and (
             assign_public_ip
             if assign_public_ip is not None
             else (queue.assign_public_ip if queue else False)
         )
-
-        self.log_group = logs.LogGroup(
-            self, "LogGroup", retention=log_retention, encryption_key=log_encryption_key
-        )
-        if log_encryption_key is not None:
-            allow_log_encryption(self, log_encryption_key)
-        self.job_role = job_role or iam.Role(
+        logging = self._add_log_group(log_retention, log_encryption_key)
+        self.container = spec.build(
             self,
-            "JobRole",
-            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="Role the job's container runs as",
-        )
-        common: dict[str, Any] = {
-            "image": image,
-            "cpu": vcpus,
-            "memory": memory,
-            "command": list(command) if command is not None else None,
-            "environment": dict(environment) if environment else None,
-            "secrets": {name: _to_batch_secret(src) for name, src in (secrets or {}).items()}
-            or None,
-            "job_role": self.job_role,
-            "logging": ecs.LogDrivers.aws_logs(
-                stream_prefix=LOG_STREAM_PREFIX, log_group=self.log_group
-            ),
-            "readonly_root_filesystem": readonly_root_filesystem,
-            "user": user,
-            "volumes": [_scratch_volume(scratch_path)]
-            if readonly_root_filesystem and scratch_path
-            else None,
-        }
-        if is_fargate:
-            self.container = batch.EcsFargateContainerDefinition(
-                self,
-                "Container",
+            "Container",
+            job_role=self._add_job_role(job_role),
+            logging=logging,
+            fargate=FargateSettings(
                 assign_public_ip=self.assign_public_ip,
-                ephemeral_storage_size=ephemeral_storage,
-                fargate_cpu_architecture=_fargate_architecture(queue),
-                **common,
+                ephemeral_storage=ephemeral_storage,
+                cpu_architecture=_fargate_architecture(queue),
             )
-        else:
-            self.container = batch.EcsEc2ContainerDefinition(
-                self, "Container", gpu=gpus or None, **common
-            )
+            if is_fargate
+            else None,
+        )
         # The L2 creates the execution role and grants it the secrets and the logs.
         self.execution_role = self.container.execution_role
-        if isinstance(image, ecs.EcrImage | ecs.AssetImage):
-            Validations.of(self.execution_role).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-IAM5[Resource::*]",
-                    reason="ecr:GetAuthorizationToken, needed to pull from ECR, supports no "
-                    "resource-level permissions; the image pull itself is scoped to the repository",
-                )
-            )
+        acknowledge_image_pull(self.execution_role, [image])
 
         self.job_definition = batch.EcsJobDefinition(
             self,
@@ -316,10 +399,9 @@ class ContainerJob(Construct):
             retry_strategies=retry_strategies(),
             timeout=timeout,
         )
-        if readonly_root_filesystem and scratch_path:
-            cfn = self.job_definition.node.default_child
-            assert isinstance(cfn, batch.CfnJobDefinition)
-            _drop_scratch_host(cfn, "ContainerProperties")
+        cfn = self.job_definition.node.default_child
+        assert isinstance(cfn, batch.CfnJobDefinition)
+        spec.finish(cfn, "ContainerProperties")
 
     def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
         """Why this job can never run on ``queue``; empty if it can.
@@ -334,86 +416,6 @@ class ContainerJob(Construct):
         return as_batch_queue(queue).placement_errors(
             vcpus=self.vcpus, memory_mib=self.memory_mib, gpus=self.gpus, fargate=self.fargate
         )
-
-    def grant_submit(
-        self, grantee: iam.IGrantable, queue: IBatchQueue | batch.IJobQueue
-    ) -> iam.Grant:
-        """Let ``grantee`` submit this job, any revision of it, to ``queue``.
-
-        Grants ``batch:SubmitJob`` on the queue and on every revision of the job
-        definition (``job-definition/<name>:*``), so that a submitter holding the
-        previous revision's ARN during a deployment is not refused. Nothing else:
-        in particular not ``batch:TagResource``, which SubmitJob needs only when the
-        request itself carries tags.
-
-        Args:
-            grantee: who submits (a Lambda function, a role, a state machine...).
-            queue: the queue the job is submitted to (anything ``ContainerJob(queue=...)``
-                accepts).
-
-        Raises:
-            ValueError: if the job can never run on ``queue`` (wrong platform, too
-                many vCPUs, too much memory, GPUs the queue has not...), or the
-                queue's capacity cannot be known.
-        """
-        queue = as_batch_queue(queue)
-        _raise_unless_pending(queue, self.placement_errors(queue))
-        all_revisions = self.all_revisions_arn
-        grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=["batch:SubmitJob"],
-            resource_arns=[queue.job_queue.job_queue_arn, all_revisions],
-        )
-        self._acknowledge_revision_wildcard(grantee, all_revisions)
-        return grant
-
-    @staticmethod
-    def _acknowledge_revision_wildcard(grantee: iam.IGrantable, arn: str) -> None:
-        # cdk-nag reports the `:*` revision suffix as a wildcard (IAM5) on the policy
-        # the grant lands in; its finding id is the ARN flattened as cdk-nag does.
-        principal = grantee.grant_principal
-        if not isinstance(principal, Construct):
-            return
-        policy = principal.node.try_find_child("DefaultPolicy") or principal
-        flat = nag_value(policy, arn)
-        Validations.of(policy).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::{flat}]",
-                reason="batch:SubmitJob on every revision of one job definition "
-                "(job-definition/<name>:*): the revision changes on each deployment and "
-                "a submitter holding the previous revision must not be refused; the "
-                "name is fixed, so no other job definition matches",
-            )
-        )
-
-    @property
-    def all_revisions_arn(self) -> str:
-        """``arn:...:job-definition/<name>:*``, matching every revision of the job definition."""
-        # The definition's Ref is `arn:...:job-definition/<name>:<revision>`: take the
-        # name from it (the L2's job_definition_name keeps the revision).
-        name_and_revision = Fn.select(1, Fn.split("/", self.job_definition.job_definition_arn))
-        name = Fn.select(0, Fn.split(":", name_and_revision))
-        return Stack.of(self.job_definition).format_arn(
-            service="batch", resource="job-definition", resource_name=f"{name}:*"
-        )
-
-
-def _scratch_volume(path: str) -> batch.EcsVolume:
-    """The job-private scratch volume, first of the container's volumes."""
-    return batch.EcsVolume.host(name=SCRATCH_VOLUME, container_path=path, readonly=False)
-
-
-def _drop_scratch_host(cfn: batch.CfnJobDefinition, container_path: str) -> None:
-    """Render the scratch volume (index 0) as a name only, with no ``Host`` key.
-
-    A volume with a name only is task storage on Fargate and a Docker-managed empty
-    volume on EC2: writable, private to the job, gone with it. The L2 renders
-    ``EcsVolume.host()`` without a host path as ``Host: {}``, which Fargate refuses
-    ("host ... shouldn't be provided"), so that one key of the library's own volume is
-    deleted; every other volume and mount point stays the L2's, including those a user
-    adds later with ``job.container.add_volume(...)``.
-    """
-    cfn.add_property_deletion_override(f"{container_path}.Volumes.0.Host")
 
 
 def _raise_unless_pending(queue: IBatchQueue | None, errors: Sequence[str]) -> None:
@@ -430,33 +432,6 @@ def _raise_unless_pending(queue: IBatchQueue | None, errors: Sequence[str]) -> N
             )
         return
     limits.raise_if_errors(errors)
-
-
-def _resource_errors(
-    vcpus: float, memory_mib: float, gpus: int, fargate: bool, queue: IBatchQueue | None
-) -> list[str]:
-    errors = []
-    if not limits.is_token(vcpus):
-        if vcpus <= 0:
-            errors.append(f"vcpus must be greater than 0, got {_fmt(vcpus)}")
-        elif not fargate and vcpus < limits.MIN_EC2_JOB_VCPUS:
-            errors.append(
-                f"vcpus on EC2 must be at least {limits.MIN_EC2_JOB_VCPUS}, got {_fmt(vcpus)}"
-            )
-    if not float(memory_mib).is_integer():
-        errors.append(f"memory must be a whole number of MiB, got {memory_mib} MiB")
-    elif memory_mib < limits.MIN_JOB_MEMORY_MIB:
-        errors.append(
-            f"memory must be at least {limits.MIN_JOB_MEMORY_MIB} MiB, got {_fmt(memory_mib)} MiB"
-        )
-    if gpus < 0:
-        errors.append(f"gpus must be 0 or more, got {gpus}")
-    # With a queue, its placement_errors report Fargate's rules (naming the queue).
-    if fargate and queue is None and not errors:
-        if gpus > 0:
-            errors.append(f"gpus must be 0 on Fargate (GPUs are EC2 only), got {gpus}")
-        errors.extend(limits.check_fargate_resources(vcpus, int(memory_mib)))
-    return errors
 
 
 def _platform_errors(
@@ -486,23 +461,14 @@ def _platform_errors(
     return errors
 
 
-def _environment_errors(
-    environment: Mapping[str, str], secrets: Mapping[str, SecretSource]
-) -> list[str]:
-    errors = [
-        *limits.check_env_names("environment", environment),
-        *limits.check_env_names("secrets", secrets),
+def _attempt_errors(retry_attempts: int, timeout: Duration | None) -> list[str]:
+    """Retry attempts 1 to 10 and an attempt timeout of at least 60 s (RetryStrategy, JobTimeout)."""
+    return [
+        *limits.check_range(
+            "retry_attempts", retry_attempts, limits.MIN_RETRY_ATTEMPTS, limits.MAX_RETRY_ATTEMPTS
+        ),
+        *_timeout_errors(timeout),
     ]
-    both = sorted(set(environment) & set(secrets))
-    if both:
-        errors.append(f"secrets must not repeat names set in environment, got {both}")
-    for name, source in secrets.items():
-        if _kind_of_secret(source) is None:
-            errors.append(
-                f"secrets[{name!r}] must be a batch.Secret, a secretsmanager.ISecret, an "
-                f"(ISecret, field) tuple or an ssm.IParameter, got {source!r}"
-            )
-    return errors
 
 
 def _timeout_errors(timeout: Duration | None) -> list[str]:
@@ -514,36 +480,6 @@ def _timeout_errors(timeout: Duration | None) -> list[str]:
     return [
         f"timeout must be at least {limits.MIN_TIMEOUT_SECONDS} seconds, got {_fmt(seconds)} seconds"
     ]
-
-
-def _kind_of_secret(source: object) -> str | None:
-    # jsii interfaces are not runtime-checkable: recognise them by their attributes.
-    if isinstance(source, batch.Secret):
-        return "batch"
-    if (
-        isinstance(source, tuple)
-        and len(source) == 2
-        and hasattr(source[0], "secret_arn")
-        and isinstance(source[1], str)
-    ):
-        return "field"
-    if hasattr(source, "secret_arn"):
-        return "secret"
-    if hasattr(source, "parameter_arn"):
-        return "parameter"
-    return None
-
-
-def _to_batch_secret(source: SecretSource) -> batch.Secret:
-    kind = _kind_of_secret(source)
-    if kind == "batch":
-        return cast(batch.Secret, source)
-    if kind == "field":
-        secret, field = cast(tuple[secretsmanager.ISecret, str], source)
-        return batch.Secret.from_secrets_manager(secret, field)
-    if kind == "secret":
-        return batch.Secret.from_secrets_manager(cast(secretsmanager.ISecret, source))
-    return batch.Secret.from_ssm_parameter(cast(ssm.IParameter, source))
 
 
 def _fargate_architecture(queue: IBatchQueue | None) -> ecs.CpuArchitecture | None:

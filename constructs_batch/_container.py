@@ -1,0 +1,280 @@
+"""One container of a job definition: its rules and how it is built.
+
+:class:`ContainerSpec` holds what a job says about one container (image, resources,
+environment, secrets, file system) and is shared by every job the library builds
+(``ContainerJob``, its sidecars, each node range of a ``MultiNodeJob``), so that each
+rule AWS enforces on a container lives in one place. It builds the aws-cdk-lib L2
+container definition (Fargate or EC2), which stays the escape hatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, cast
+
+from aws_cdk import Acknowledgment, Size, SizeRoundingBehavior, Validations
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from constructs_batch import limits
+
+__all__ = [
+    "DEFAULT_SCRATCH_PATH",
+    "SCRATCH_VOLUME",
+    "ContainerSpec",
+    "FargateSettings",
+    "SecretSource",
+]
+
+#: Writable scratch mounted over a read-only root file system (temporary files).
+DEFAULT_SCRATCH_PATH = "/tmp"
+SCRATCH_VOLUME = "scratch"
+
+#: What a secret can be given as: a Secrets Manager secret (all of it), a secret and
+#: one of its JSON fields, an SSM parameter, or a ``batch.Secret`` built by hand.
+SecretSource: TypeAlias = (
+    batch.Secret | secretsmanager.ISecret | tuple[secretsmanager.ISecret, str] | ssm.IParameter
+)
+
+Container: TypeAlias = batch.EcsFargateContainerDefinition | batch.EcsEc2ContainerDefinition
+
+
+@dataclass(frozen=True)
+class FargateSettings:
+    """What only a Fargate container has.
+
+    Args:
+        assign_public_ip: give the task a public IP.
+        ephemeral_storage: task storage; None for Fargate's 20 GiB.
+        cpu_architecture: X86_64 or ARM64; None for Fargate's default (X86_64).
+    """
+
+    assign_public_ip: bool = False
+    ephemeral_storage: Size | None = None
+    cpu_architecture: ecs.CpuArchitecture | None = None
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container: what it runs, what it reserves, what it reads and mounts.
+
+    Args:
+        image: the container image.
+        vcpus: vCPUs to reserve.
+        memory: memory to reserve.
+        gpus: GPUs to reserve (EC2 only). Default: 0.
+        command: the command. Default: None (the image's CMD).
+        environment: environment variables. Default: none.
+        secrets: environment variables read from Secrets Manager or SSM. Default: none.
+        user: the user to run as. Default: None (the image's USER).
+        readonly_root_filesystem: mount the root file system read only. Default: True.
+        scratch_path: where the writable scratch volume goes under a read-only root;
+            None for none. Default: ``DEFAULT_SCRATCH_PATH``.
+        argument_prefix: put before argument names in messages (``sidecars[0].``).
+            Default: "".
+    """
+
+    image: ecs.ContainerImage
+    vcpus: float
+    memory: Size
+    gpus: int = 0
+    command: Sequence[str] | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, SecretSource] = field(default_factory=dict)
+    user: str | None = None
+    readonly_root_filesystem: bool = True
+    scratch_path: str | None = DEFAULT_SCRATCH_PATH
+    argument_prefix: str = ""
+
+    @property
+    def memory_mib(self) -> float:
+        """The memory in MiB (a fraction when the size is not a whole MiB)."""
+        return self.memory.to_mebibytes(rounding=SizeRoundingBehavior.NONE)
+
+    @property
+    def has_scratch(self) -> bool:
+        """Whether the container gets the scratch volume (read-only root and a path)."""
+        return self.readonly_root_filesystem and bool(self.scratch_path)
+
+    def errors(self, *, fargate: bool) -> list[str]:
+        """Why AWS would refuse this container on Fargate (or EC2); empty if it would not."""
+        return [*self._resource_errors(fargate), *self._environment_errors()]
+
+    def build(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        job_role: iam.IRole,
+        logging: ecs.LogDriver,
+        fargate: FargateSettings | None = None,
+        execution_role: iam.IRole | None = None,
+    ) -> Container:
+        """The aws-cdk-lib container definition: Fargate with ``fargate`` settings, else EC2.
+
+        The L2 creates the execution role unless one is given, and grants it the
+        secrets, the image pull and the log writes.
+        """
+        common: dict[str, Any] = {
+            "image": self.image,
+            "cpu": self.vcpus,
+            "memory": self.memory,
+            "command": list(self.command) if self.command is not None else None,
+            "environment": dict(self.environment) or None,
+            "secrets": {name: to_batch_secret(src) for name, src in self.secrets.items()} or None,
+            "job_role": job_role,
+            "execution_role": execution_role,
+            "logging": logging,
+            "readonly_root_filesystem": self.readonly_root_filesystem,
+            "user": self.user,
+            "volumes": self._volumes() or None,
+        }
+        if fargate is not None:
+            return batch.EcsFargateContainerDefinition(
+                scope,
+                construct_id,
+                assign_public_ip=fargate.assign_public_ip,
+                ephemeral_storage_size=fargate.ephemeral_storage,
+                fargate_cpu_architecture=fargate.cpu_architecture,
+                **common,
+            )
+        return batch.EcsEc2ContainerDefinition(scope, construct_id, gpu=self.gpus or None, **common)
+
+    def finish(self, job_definition: batch.CfnJobDefinition, path: str) -> None:
+        """What the L1 needs once the container is rendered at ``path`` of the job definition.
+
+        The scratch volume (the first volume) is rendered as a name only: a volume with
+        a name only is task storage on Fargate and a Docker-managed empty volume on EC2
+        (writable, private to the job, gone with it), while the L2 renders
+        ``EcsVolume.host()`` without a host path as ``Host: {}``, which Fargate refuses
+        ("host ... shouldn't be provided"). Only that key of the library's own volume
+        is deleted: every other volume and mount point stays the L2's, including those
+        a user adds later with ``container.add_volume(...)``.
+        """
+        if self.has_scratch:
+            job_definition.add_property_deletion_override(f"{path}.Volumes.0.Host")
+
+    def _volumes(self) -> list[batch.EcsVolume]:
+        if not self.has_scratch:
+            return []
+        assert self.scratch_path is not None
+        return [
+            batch.EcsVolume.host(
+                name=SCRATCH_VOLUME, container_path=self.scratch_path, readonly=False
+            )
+        ]
+
+    def _resource_errors(self, fargate: bool) -> list[str]:
+        p = self.argument_prefix
+        errors = []
+        vcpus, memory_mib = self.vcpus, self.memory_mib
+        if not limits.is_token(vcpus):
+            if vcpus <= 0:
+                errors.append(f"{p}vcpus must be greater than 0, got {_fmt(vcpus)}")
+            elif not fargate and vcpus < limits.MIN_EC2_JOB_VCPUS:
+                errors.append(
+                    f"{p}vcpus on EC2 must be at least {limits.MIN_EC2_JOB_VCPUS}, "
+                    f"got {_fmt(vcpus)}"
+                )
+        if not float(memory_mib).is_integer():
+            errors.append(f"{p}memory must be a whole number of MiB, got {memory_mib} MiB")
+        elif memory_mib < limits.MIN_JOB_MEMORY_MIB:
+            errors.append(
+                f"{p}memory must be at least {limits.MIN_JOB_MEMORY_MIB} MiB, "
+                f"got {_fmt(memory_mib)} MiB"
+            )
+        if self.gpus < 0:
+            errors.append(f"{p}gpus must be 0 or more, got {self.gpus}")
+        return errors
+
+    def _environment_errors(self) -> list[str]:
+        p = self.argument_prefix
+        errors = [
+            *limits.check_env_names(f"{p}environment", self.environment),
+            *limits.check_env_names(f"{p}secrets", self.secrets),
+        ]
+        both = sorted(set(self.environment) & set(self.secrets))
+        if both:
+            errors.append(f"{p}secrets must not repeat names set in {p}environment, got {both}")
+        for name, source in self.secrets.items():
+            if _kind_of_secret(source) is None:
+                errors.append(
+                    f"{p}secrets[{name!r}] must be a batch.Secret, a secretsmanager.ISecret, "
+                    f"an (ISecret, field) tuple or an ssm.IParameter, got {source!r}"
+                )
+        return errors
+
+
+def job_size_errors(
+    *, vcpus: float, memory_mib: float, gpus: int, fargate: bool, label: str = ""
+) -> list[str]:
+    """Fargate's rules for the size of a whole job: no GPU, one of its vCPU/memory pairs.
+
+    Args:
+        vcpus, memory_mib, gpus: what the job reserves (all containers together).
+        fargate: whether it is a Fargate job; EC2 jobs have no such rule.
+        label: put after the argument names in messages (`` of all containers``).
+    """
+    if not fargate:
+        return []
+    errors = []
+    if gpus > 0:
+        errors.append(f"gpus{label} must be 0 on Fargate (GPUs are EC2 only), got {gpus}")
+    errors.extend(
+        limits.check_fargate_resources(
+            vcpus, int(memory_mib), vcpus_arg=f"vcpus{label}", memory_arg=f"memory{label}"
+        )
+    )
+    return errors
+
+
+def acknowledge_image_pull(execution_role: iam.IRole, images: Sequence[ecs.ContainerImage]) -> None:
+    """Acknowledge the ``ecr:GetAuthorizationToken`` wildcard the L2 grants for ECR images."""
+    if any(isinstance(image, ecs.EcrImage | ecs.AssetImage) for image in images):
+        Validations.of(execution_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ecr:GetAuthorizationToken, needed to pull from ECR, supports no "
+                "resource-level permissions; the image pull itself is scoped to the repository",
+            )
+        )
+
+
+def to_batch_secret(source: SecretSource) -> batch.Secret:
+    """A ``batch.Secret`` for any :data:`SecretSource`."""
+    kind = _kind_of_secret(source)
+    if kind == "batch":
+        return cast(batch.Secret, source)
+    if kind == "field":
+        secret, field_name = cast(tuple[secretsmanager.ISecret, str], source)
+        return batch.Secret.from_secrets_manager(secret, field_name)
+    if kind == "secret":
+        return batch.Secret.from_secrets_manager(cast(secretsmanager.ISecret, source))
+    return batch.Secret.from_ssm_parameter(cast(ssm.IParameter, source))
+
+
+def _kind_of_secret(source: object) -> str | None:
+    # jsii interfaces are not runtime-checkable: recognise them by their attributes.
+    if isinstance(source, batch.Secret):
+        return "batch"
+    if (
+        isinstance(source, tuple)
+        and len(source) == 2
+        and hasattr(source[0], "secret_arn")
+        and isinstance(source[1], str)
+    ):
+        return "field"
+    if hasattr(source, "secret_arn"):
+        return "secret"
+    if hasattr(source, "parameter_arn"):
+        return "parameter"
+    return None
+
+
+def _fmt(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
