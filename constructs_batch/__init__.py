@@ -26,6 +26,13 @@ from constructs_batch.network import BatchNetwork, NetworkProfile
 from constructs_batch.pipeline import CsvToDynamoDbPipeline
 from constructs_batch.platform import BatchPlatform
 from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
+from constructs_batch.volumes import (
+    allow_nfs_from,
+    efs_volume,
+    grant_volume_access,
+    secure_volume,
+    volume_errors,
+)
 
 __all__ = [
     "BatchCompute",
@@ -45,9 +52,14 @@ __all__ = [
     "QueueCapacity",
     "SecretSource",
     "UnmanagedCompute",
+    "allow_nfs_from",
     "as_batch_compute",
     "as_batch_queue",
+    "efs_volume",
     "estimate_fixed_monthly_cost",
+    "grant_volume_access",
     "retry_strategies",
     "secure_launch_template",
+    "secure_volume",
+    "volume_errors",
 ]

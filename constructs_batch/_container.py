@@ -9,19 +9,22 @@ container definition (Fargate or EC2), which stays the escape hatch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
+import jsii
 from aws_cdk import Acknowledgment, Size, SizeRoundingBehavior, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
+from constructs import Construct, IValidation
 
 from constructs_batch import limits
+from constructs_batch.volumes import secure_volume, volume_errors
 
 __all__ = [
     "DEFAULT_SCRATCH_PATH",
@@ -75,6 +78,9 @@ class ContainerSpec:
         readonly_root_filesystem: mount the root file system read only. Default: True.
         scratch_path: where the writable scratch volume goes under a read-only root;
             None for none. Default: ``DEFAULT_SCRATCH_PATH``.
+        volumes: data volumes (EFS or host), each with its mount point; EFS ones get
+            transit encryption and IAM authorization unless they turn them off.
+            Default: none.
         argument_prefix: put before argument names in messages (``sidecars[0].``).
             Default: "".
     """
@@ -89,6 +95,7 @@ class ContainerSpec:
     user: str | None = None
     readonly_root_filesystem: bool = True
     scratch_path: str | None = DEFAULT_SCRATCH_PATH
+    volumes: Sequence[batch.EcsVolume] = ()
     argument_prefix: str = ""
 
     @property
@@ -101,9 +108,33 @@ class ContainerSpec:
         """Whether the container gets the scratch volume (read-only root and a path)."""
         return self.readonly_root_filesystem and bool(self.scratch_path)
 
+    @functools.cached_property
+    def data_volumes(self) -> tuple[batch.EcsVolume, ...]:
+        """``volumes`` with the secure EFS defaults filled in (see :func:`secure_volume`)."""
+        return tuple(secure_volume(volume) for volume in self.volumes)
+
+    @functools.cached_property
+    def scratch_volume(self) -> batch.EcsVolume | None:
+        """The scratch volume, first of the container's volumes; None without one."""
+        if not self.has_scratch:
+            return None
+        assert self.scratch_path is not None
+        return batch.EcsVolume.host(
+            name=SCRATCH_VOLUME, container_path=self.scratch_path, readonly=False
+        )
+
     def errors(self, *, fargate: bool) -> list[str]:
         """Why AWS would refuse this container on Fargate (or EC2); empty if it would not."""
-        return [*self._resource_errors(fargate), *self._environment_errors()]
+        return [
+            *self._resource_errors(fargate),
+            *self._environment_errors(),
+            *volume_errors(
+                self.data_volumes,
+                fargate=fargate,
+                argument=f"{self.argument_prefix}volumes",
+                reserved=[self.scratch_volume] if self.scratch_volume else [],
+            ),
+        ]
 
     def build(
         self,
@@ -160,14 +191,16 @@ class ContainerSpec:
             job_definition.add_property_deletion_override(f"{path}.Volumes.0.Host")
 
     def _volumes(self) -> list[batch.EcsVolume]:
-        if not self.has_scratch:
-            return []
-        assert self.scratch_path is not None
-        return [
-            batch.EcsVolume.host(
-                name=SCRATCH_VOLUME, container_path=self.scratch_path, readonly=False
-            )
-        ]
+        scratch = [self.scratch_volume] if self.scratch_volume else []
+        return [*scratch, *self.data_volumes]
+
+    def check_later(self, container: Container, *, fargate: bool) -> IValidation:
+        """A validation, run at synth, of the volumes ``container`` ends up with.
+
+        It catches what the escape hatch adds after construction
+        (``container.add_volume(...)``) with the rules the constructor applies.
+        """
+        return _ContainerValidation(self, container, fargate)
 
     def _resource_errors(self, fargate: bool) -> list[str]:
         p = self.argument_prefix
@@ -208,6 +241,24 @@ class ContainerSpec:
                     f"an (ISecret, field) tuple or an ssm.IParameter, got {source!r}"
                 )
         return errors
+
+
+@jsii.implements(IValidation)
+class _ContainerValidation:
+    def __init__(self, spec: ContainerSpec, container: Container, fargate: bool) -> None:
+        self._spec = spec
+        self._container = container
+        self._fargate = fargate
+
+    def validate(self) -> list[str]:
+        volumes = list(self._container.volumes)
+        reserved = volumes[:1] if self._spec.has_scratch else []
+        return volume_errors(
+            volumes[len(reserved) :],
+            fargate=self._fargate,
+            argument=f"{self._container.node.path} volumes",
+            reserved=reserved,
+        )
 
 
 def job_size_errors(

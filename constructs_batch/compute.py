@@ -95,6 +95,8 @@ class BatchCompute(Construct):
         max_vcpus: the environment's maximum vCPUs; None when unknown (unmanaged).
         assign_public_ip: whether Fargate jobs placed here need a public IP to reach
             ECR and the internet (public subnets without NAT).
+        security_groups: the security groups of the jobs (Fargate) or instances (EC2);
+            empty when not known.
     """
 
     compute_environment: batch.IComputeEnvironment
@@ -103,6 +105,7 @@ class BatchCompute(Construct):
     architecture: str | None
     max_vcpus: int | None
     assign_public_ip: bool
+    security_groups: tuple[ec2.ISecurityGroup, ...] = ()
 
     def largest_instance(self) -> InstanceCapacity | None:
         """The largest instance this environment can launch; None for Fargate or when unknown.
@@ -126,8 +129,8 @@ class PlainCompute:
     Attributes:
         compute_environment: the L2 (the escape hatch).
         node: the L2's construct node (its id names it in messages).
-        fargate, spot, architecture, max_vcpus, assign_public_ip: as on
-            :class:`BatchCompute`.
+        fargate, spot, architecture, max_vcpus, assign_public_ip, security_groups: as
+            on :class:`BatchCompute`.
         instance_types: names of the instance types and classes it may launch,
             including Batch's optimal or default ones where the L2 may add them.
     """
@@ -149,6 +152,14 @@ class PlainCompute:
         self.instance_types = list(instance_types)
         self.architecture: str | None = "x86_64" if fargate else _architecture(instance_types)
         self.assign_public_ip = False
+        # Only environments built in the app know their groups (an imported one's
+        # connections cannot be read).
+        built = (batch.FargateComputeEnvironment, batch.ManagedEc2EcsComputeEnvironment)
+        self.security_groups: tuple[ec2.ISecurityGroup, ...] = (
+            tuple(compute_environment.connections.security_groups)
+            if isinstance(compute_environment, built)
+            else ()
+        )
 
     def largest_instance(self) -> InstanceCapacity | None:
         """As :meth:`BatchCompute.largest_instance`: None for Fargate, unmanaged or unknown."""
@@ -223,13 +234,14 @@ class FargateCompute(BatchCompute):
         """
         super().__init__(scope, construct_id)
         raise_if_errors(check_at_least("max_vcpus", max_vcpus, MIN_MAX_VCPUS))
+        self.security_groups = tuple(security_groups or [network.security_group])
 
         self.compute_environment: batch.FargateComputeEnvironment = batch.FargateComputeEnvironment(
             self,
             "ComputeEnvironment",
             vpc=network.vpc,
             vpc_subnets=network.job_subnets,
-            security_groups=list(security_groups or [network.security_group]),
+            security_groups=list(self.security_groups),
             spot=spot,
             maxv_cpus=max_vcpus,
         )
@@ -330,6 +342,7 @@ class Ec2Compute(BatchCompute):
             launch_template=launch_template,
         )
 
+        self.security_groups = tuple(security_groups or [network.security_group])
         self.launch_template: ec2.LaunchTemplate = launch_template or secure_launch_template(
             self,
             "LaunchTemplate",
@@ -351,7 +364,7 @@ class Ec2Compute(BatchCompute):
             "ComputeEnvironment",
             vpc=network.vpc,
             vpc_subnets=network.job_subnets,
-            security_groups=list(security_groups or [network.security_group]),
+            security_groups=list(self.security_groups),
             spot=spot,
             maxv_cpus=max_vcpus,
             minv_cpus=min_vcpus,
@@ -496,6 +509,7 @@ class UnmanagedCompute(BatchCompute):
         # Capacity is whatever registers with the cluster: Batch does not cap it.
         self.max_vcpus = None
         self.assign_public_ip = network.assign_public_ip if network else False
+        self.security_groups = (network.security_group,) if attached and network else ()
         self._instance_type = instance_type
 
         if attached and network is not None and instance_type is not None:

@@ -42,6 +42,7 @@ from constructs_batch._container import (
 from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.queue import IBatchQueue, as_batch_queue
+from constructs_batch.volumes import allow_nfs_from, grant_volume_access
 
 __all__ = [
     "DEFAULT_LOG_RETENTION",
@@ -260,6 +261,7 @@ class ContainerJob(BatchJob):
         readonly_root_filesystem: bool = True,
         scratch_path: str | None = DEFAULT_SCRATCH_PATH,
         user: str | None = None,
+        volumes: Sequence[batch.EcsVolume] | None = None,
     ) -> None:
         """Create the job definition, its log group and roles.
 
@@ -314,6 +316,15 @@ class ContainerJob(BatchJob):
                 scratch volume. Default: ``/tmp``.
             user: the user (name or uid[:gid]) the container runs as.
                 Default: None (the image's USER).
+            volumes: data volumes, each mounted at its container path:
+                ``batch.EcsVolume.efs(...)`` (or :func:`~constructs_batch.volumes.efs_volume`)
+                and, on EC2 only, ``batch.EcsVolume.host(...)``. EFS volumes get
+                transit encryption and IAM authorization with the job role unless
+                they turn them off; the job role may then mount them (write unless
+                read only; through their access point only, if they have one), and
+                the file system's security group admits NFS from the queue's compute
+                when both are known. ``job.container.add_volume(...)`` works too and
+                is checked at synth, without grants. Default: None.
 
         Raises:
             ValueError: listing every invalid argument, including every reason the
@@ -332,6 +343,7 @@ class ContainerJob(BatchJob):
             user=user,
             readonly_root_filesystem=readonly_root_filesystem,
             scratch_path=scratch_path,
+            volumes=volumes or (),
         )
         own_errors = spec.errors(fargate=is_fargate)
         _raise_unless_pending(
@@ -402,6 +414,9 @@ class ContainerJob(BatchJob):
         cfn = self.job_definition.node.default_child
         assert isinstance(cfn, batch.CfnJobDefinition)
         spec.finish(cfn, "ContainerProperties")
+        grant_volume_access(self, self.job_role, spec.data_volumes)
+        allow_nfs_from(spec.data_volumes, queue.security_groups if queue else ())
+        self.node.add_validation(spec.check_later(self.container, fargate=is_fargate))
 
     def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
         """Why this job can never run on ``queue``; empty if it can.

@@ -21,6 +21,7 @@ from typing import Protocol, cast
 
 from aws_cdk import Annotations, ContextProvider, Duration, Stack, Token
 from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import cloud_assembly_schema as cxschema
 from constructs import Construct, Node
 
@@ -75,6 +76,8 @@ class IBatchQueue(Protocol):
         assign_public_ip: ``capacity.assign_public_ip``.
         lookup_pending: True while :meth:`BatchQueue.from_lookup` waits for the CDK
             CLI to fill its context: placement checks are deferred to the next pass.
+        security_groups: the security groups of its compute (what a job's EFS file
+            system must admit NFS from); empty when not known (an imported queue).
     """
 
     @property
@@ -98,6 +101,9 @@ class IBatchQueue(Protocol):
     @property
     def lookup_pending(self) -> bool: ...
 
+    @property
+    def security_groups(self) -> Sequence[ec2.ISecurityGroup]: ...
+
     def placement_errors(
         self,
         *,
@@ -118,6 +124,7 @@ class _CapacityQueue:
     job_queue: batch.IJobQueue
     capacity: QueueCapacity
     lookup_pending: bool = False
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
     @property
     def fargate(self) -> bool:
@@ -179,10 +186,16 @@ class _ImportedQueue(_CapacityQueue, Construct):
 class _PlainQueue(_CapacityQueue):
     """An aws-cdk-lib ``batch.JobQueue`` seen through its compute environments."""
 
-    def __init__(self, job_queue: batch.JobQueue, capacity: QueueCapacity) -> None:
+    def __init__(
+        self,
+        job_queue: batch.JobQueue,
+        capacity: QueueCapacity,
+        security_groups: Sequence[ec2.ISecurityGroup],
+    ) -> None:
         self.node = job_queue.node
         self.job_queue = job_queue
         self.capacity = capacity
+        self.security_groups = security_groups
 
 
 class BatchQueue(Construct):
@@ -207,6 +220,7 @@ class BatchQueue(Construct):
         priority: the queue priority (0-1000, higher runs first).
         scheduling_policy: the fair-share policy; None for first-in, first-out.
         lookup_pending: always False (see :class:`IBatchQueue`).
+        security_groups: the security groups of its environments.
     """
 
     job_queue: batch.JobQueue
@@ -216,6 +230,7 @@ class BatchQueue(Construct):
     architecture: str | None
     priority: int
     scheduling_policy: batch.IFairshareSchedulingPolicy | None
+    security_groups: tuple[ec2.ISecurityGroup, ...]
     lookup_pending = False
 
     @checked_arguments
@@ -287,6 +302,7 @@ class BatchQueue(Construct):
             )
             self.architecture = capacity.architecture or self.architecture
         self.priority = priority
+        self.security_groups = _security_groups(envs)
         self.scheduling_policy = self._scheduling_policy(fair_share)
 
         self.job_queue = batch.JobQueue(
@@ -629,7 +645,7 @@ def as_batch_queue(queue: object, argument: str = "queue") -> IBatchQueue:
         )
         architecture = next((env.architecture for env in known if env.architecture), None)
         capacity = _derived_capacity(known, architecture=architecture, assign_public_ip=False)
-        return _PlainQueue(queue, capacity)
+        return _PlainQueue(queue, capacity, _security_groups(known))
     node = getattr(queue, "node", None)
     name = node.id if isinstance(node, Node) else repr(queue)
     raise ValueError(
@@ -678,6 +694,15 @@ def _as_environments(
         else:
             envs.append(env)
     return tuple(envs), errors
+
+
+def _security_groups(envs: Sequence[BatchCompute | PlainCompute]) -> tuple[ec2.ISecurityGroup, ...]:
+    """The environments' security groups, each once, in order."""
+    unique: dict[int, ec2.ISecurityGroup] = {}
+    for env in envs:
+        for group in env.security_groups:
+            unique.setdefault(id(group), group)
+    return tuple(unique.values())
 
 
 def _derived_capacity(

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from aws_cdk import Duration, Size, Stack
+from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_efs as efs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from helpers import make_app
@@ -81,6 +83,7 @@ class Scene:
             self.stack, "Submitter", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
         )
         self.secret = secretsmanager.Secret(self.stack, "Secret")
+        self.file_system = efs.FileSystem(self.stack, "FileSystem", vpc=network.vpc)
         self._ids = itertools.count()
 
     def new_id(self, prefix: str) -> str:
@@ -113,6 +116,15 @@ class Case:
 
 def _envs(scene: Scene, *names: str) -> list[BatchCompute]:
     return [getattr(scene, name) for name in names]
+
+
+def _efs(scene: Scene, **kwargs: Any) -> batch.EcsVolume:
+    options = {"name": "data", "container_path": "/data", **kwargs}
+    return batch.EcsVolume.efs(file_system=scene.file_system, **options)
+
+
+def _host(name: str = "cache", path: str = "/cache") -> batch.EcsVolume:
+    return batch.EcsVolume.host(name=name, container_path=path, host_path="/var/cache")
 
 
 CASES = [
@@ -286,6 +298,62 @@ CASES = [
         r"vcpus, memory and gpus must fit together on one instance of one compute environment "
         r"of queue SplitQueue \(Narrow: 4 vCPU, \d+ MiB, max_vcpus 256; Tall: 2 vCPU, \d+ MiB, "
         r"max_vcpus 256\), got 4 vCPU, 12288 MiB, 0 GPU",
+    ),
+    # --- ContainerJob volumes --------------------------------------------------------
+    Case(
+        "Fargate job with a host volume",
+        lambda s: s.job(fargate=True, volumes=[_host()]),
+        r"volumes\[0\] must not be a host volume on Fargate \(host volumes are EC2 only\), "
+        r"got 'cache' with host_path '/var/cache'",
+    ),
+    Case(
+        "job volume with a relative mount path",
+        lambda s: s.job(volumes=[_host(path="cache")]),
+        r"volumes\[0\] container_path must be an absolute path, got 'cache'",
+    ),
+    Case(
+        "job volume mounted over the scratch volume",
+        lambda s: s.job(volumes=[_host(path="/tmp")]),
+        r"volumes\[0\] container_path must be unique, got '/tmp' \(also the scratch volume\)",
+    ),
+    Case(
+        "job volumes with one name",
+        lambda s: s.job(volumes=[_host(), _host(path="/other")]),
+        r"volumes\[1\] name must be unique, got 'cache' \(also volumes\[0\]\)",
+    ),
+    Case(
+        "job volume with a name AWS refuses",
+        lambda s: s.job(volumes=[_host(name="my cache")]),
+        r"volumes\[0\] name must be 1 to 255 letters, digits, '-' and '_', got 'my cache'",
+    ),
+    Case(
+        "EFS volume with IAM but no transit encryption",
+        lambda s: s.job(volumes=[_efs(s, enable_transit_encryption=False, use_job_role=True)]),
+        r"volumes\[0\] needs enable_transit_encryption=True for IAM authorization "
+        r"\(use_job_role=True\), got False",
+    ),
+    Case(
+        "EFS volume through an access point without transit encryption",
+        lambda s: s.job(
+            volumes=[_efs(s, access_point_id="fsap-1", enable_transit_encryption=False)]
+        ),
+        r"volumes\[0\] needs enable_transit_encryption=True with an access point, got False",
+    ),
+    Case(
+        "EFS volume with an access point and a root directory",
+        lambda s: s.job(volumes=[_efs(s, access_point_id="fsap-1", root_directory="/data")]),
+        r"volumes\[0\] root_directory must be None or '/' with an access point \(the access "
+        r"point sets the directory\), got '/data'",
+    ),
+    Case(
+        "EFS volume with a transit encryption port out of range",
+        lambda s: s.job(volumes=[_efs(s, transit_encryption_port=70000)]),
+        r"volumes\[0\] transit_encryption_port must be between 0 and 65535, got 70000",
+    ),
+    Case(
+        "EFS volume with a root directory too long",
+        lambda s: s.job(volumes=[_efs(s, root_directory="/" + "d" * 4096)]),
+        r"volumes\[0\] root_directory must be at most 4096 characters, got 4097",
     ),
     # --- grant_submit on a queue the job cannot run on ------------------------------
     Case(

@@ -16,7 +16,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
-from helpers import make_app
+from helpers import logical_id, make_app, properties
 
 from constructs_batch import limits
 from constructs_batch.compute import Ec2Compute, FargateCompute
@@ -106,12 +106,10 @@ class Jobs:
         self.resources: dict[str, Any] = self.template.to_json()["Resources"]
 
     def logical_id(self, construct: IConstruct) -> str:
-        child = construct.node.default_child
-        return self.stack.get_logical_id(child if child is not None else construct)  # type: ignore[arg-type]
+        return logical_id(construct)
 
     def props(self, construct: IConstruct) -> dict[str, Any]:
-        props: dict[str, Any] = self.resources[self.logical_id(construct)]["Properties"]
-        return props
+        return properties(self.resources, construct)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,202 @@
+"""ContainerJob's data volumes, Linux settings, platforms, sidecars and consumable resources.
+
+One stack holds every configuration and is synthesized once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_efs as efs
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Template
+from helpers import logical_id, make_app, properties
+
+from constructs_batch.compute import Ec2Compute, FargateCompute
+from constructs_batch.job import ContainerJob
+from constructs_batch.network import BatchNetwork, NetworkProfile
+from constructs_batch.queue import BatchQueue
+from constructs_batch.testing import nag_findings
+from constructs_batch.volumes import efs_volume
+
+IMAGE = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/busybox:1.36")
+
+
+class Features:
+    """A private network, EC2 and Fargate queues, an EFS file system and jobs using them."""
+
+    def __init__(self) -> None:
+        self.stack = Stack(make_app(), "FeatureStack")
+        network = BatchNetwork(self.stack, "Network", profile=NetworkProfile.PRIVATE_NAT)
+        self.network = network
+        on_demand = Ec2Compute(self.stack, "OnDemand", network=network)
+        fargate = FargateCompute(self.stack, "Fargate", network=network)
+        self.ec2_queue = BatchQueue(self.stack, "Ec2Queue", environments=[on_demand])
+        self.fargate_queue = BatchQueue(self.stack, "FargateQueue", environments=[fargate])
+
+        self.file_system = efs.FileSystem(
+            self.stack, "Data", vpc=network.vpc, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.access_point = self.file_system.add_access_point("Results", path="/results")
+        self.efs_job = ContainerJob(
+            self.stack,
+            "EfsJob",
+            image=IMAGE,
+            queue=self.fargate_queue,
+            volumes=[
+                efs_volume(
+                    name="results",
+                    container_path="/results",
+                    file_system=self.file_system,
+                    access_point=self.access_point,
+                ),
+                # The L2's own factory, transit encryption and IAM left unset.
+                batch.EcsVolume.efs(
+                    name="reference",
+                    container_path="/reference",
+                    file_system=self.file_system,
+                    readonly=True,
+                ),
+            ],
+        )
+        self.host_job = ContainerJob(
+            self.stack,
+            "HostJob",
+            image=IMAGE,
+            queue=self.ec2_queue,
+            volumes=[batch.EcsVolume.host(name="docker", container_path="/cache", host_path="/c")],
+        )
+        self.template = Template.from_stack(self.stack)
+        self.resources: dict[str, Any] = self.template.to_json()["Resources"]
+
+    def container(self, job: ContainerJob) -> dict[str, Any]:
+        container: dict[str, Any] = properties(self.resources, job.job_definition)[
+            "ContainerProperties"
+        ]
+        return container
+
+    def policy_statements(self, role: iam.IRole) -> list[dict[str, Any]]:
+        ref = {"Ref": logical_id(role)}
+        return [
+            statement
+            for resource in self.resources.values()
+            if resource["Type"] == "AWS::IAM::Policy" and ref in resource["Properties"]["Roles"]
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+
+@pytest.fixture(scope="module")
+def features() -> Features:
+    return Features()
+
+
+def test_job_features_pass_cdk_nag(features: Features) -> None:
+    # GIVEN jobs with volumes, Linux settings, sidecars and consumable resources
+    # WHEN cdk-nag's AwsSolutions pack checks the stack
+    # THEN nothing is left unacknowledged
+    assert nag_findings(features.stack) == []
+
+
+# --- volumes ------------------------------------------------------------------------------
+def test_job_efs_volumes_are_encrypted_in_transit_and_iam_authorized(features: Features) -> None:
+    # GIVEN efs_volume(...) with an access point, and batch.EcsVolume.efs(...) leaving
+    # transit encryption and IAM unset
+    # WHEN the stack is synthesized
+    container = features.container(features.efs_job)
+    fs_id = {"Ref": logical_id(features.file_system)}
+    # THEN both are encrypted in transit and mounted as the job role, after the scratch volume
+    assert container["Volumes"] == [
+        {"Name": "scratch"},
+        {
+            "Name": "results",
+            "EfsVolumeConfiguration": {
+                "FileSystemId": fs_id,
+                "TransitEncryption": "ENABLED",
+                "AuthorizationConfig": {
+                    "AccessPointId": {"Ref": logical_id(features.access_point)},
+                    "Iam": "ENABLED",
+                },
+            },
+        },
+        {
+            "Name": "reference",
+            "EfsVolumeConfiguration": {
+                "FileSystemId": fs_id,
+                "TransitEncryption": "ENABLED",
+                "AuthorizationConfig": {"Iam": "ENABLED"},
+            },
+        },
+    ]
+    assert container["MountPoints"][1:] == [
+        {"ContainerPath": "/results", "ReadOnly": False, "SourceVolume": "results"},
+        {"ContainerPath": "/reference", "ReadOnly": True, "SourceVolume": "reference"},
+    ]
+
+
+def test_job_role_may_mount_its_efs_volumes_only(features: Features) -> None:
+    # GIVEN a read-write volume through an access point and a read-only volume
+    # WHEN the stack is synthesized
+    statements = [
+        s
+        for s in features.policy_statements(features.efs_job.job_role)
+        if "elasticfilesystem:ClientMount" in s["Action"]
+    ]
+    fs_arn = {"Fn::GetAtt": [logical_id(features.file_system), "Arn"]}
+    # THEN the job role may mount and write through the access point only, and only
+    # mount (read) the other
+    assert [s["Action"] for s in statements] == [
+        ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+        "elasticfilesystem:ClientMount",
+    ]
+    assert all(s["Resource"] == fs_arn for s in statements)
+    assert all(
+        s["Condition"]["Bool"] == {"elasticfilesystem:AccessedViaMountTarget": "true"}
+        for s in statements
+    )
+    assert "elasticfilesystem:AccessPointArn" in statements[0]["Condition"]["StringEquals"]
+    assert "StringEquals" not in statements[1]["Condition"]
+
+
+def test_job_efs_file_system_admits_nfs_from_the_queue_compute(features: Features) -> None:
+    # GIVEN an EFS volume on a job whose queue's compute uses the network's security group
+    # WHEN the stack is synthesized
+    rules = [
+        r["Properties"]
+        for r in features.resources.values()
+        if r["Type"] == "AWS::EC2::SecurityGroupIngress"
+    ]
+    compute_group = {"Fn::GetAtt": [logical_id(features.network.security_group), "GroupId"]}
+    # THEN the file system's security group allows TCP 2049 from it
+    assert any(
+        r["SourceSecurityGroupId"] == compute_group
+        and (r["FromPort"], r["ToPort"], r["IpProtocol"]) == (2049, 2049, "tcp")
+        for r in rules
+    )
+
+
+def test_job_host_volume_on_ec2(features: Features) -> None:
+    # GIVEN a host volume on an EC2 job
+    container = features.container(features.host_job)
+    # THEN it is rendered with its host path, next to the scratch volume
+    assert container["Volumes"] == [
+        {"Name": "scratch"},
+        {"Name": "docker", "Host": {"SourcePath": "/c"}},
+    ]
+
+
+def test_job_volumes_added_through_the_escape_hatch_are_checked_at_synth() -> None:
+    # GIVEN a Fargate job and a host volume added with job.container.add_volume(...)
+    stack = Stack(make_app(), "EscapeHatch")
+    job = ContainerJob(stack, "Job", image=IMAGE, fargate=True)
+    job.container.add_volume(
+        batch.EcsVolume.host(name="cache", container_path="/tmp", host_path="/c")
+    )
+    # WHEN the stack is synthesized
+    # THEN synth fails, naming the volume and both rules it breaks
+    with pytest.raises(Exception, match=r"container_path must be unique, got '/tmp'") as raised:
+        Template.from_stack(stack)
+    assert "must not be a host volume on Fargate" in str(raised.value)
