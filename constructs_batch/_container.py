@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, cast
 
 import jsii
-from aws_cdk import Acknowledgment, Size, SizeRoundingBehavior, Validations
+from aws_cdk import Acknowledgment, Size, SizeRoundingBehavior, Stack, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
@@ -81,6 +81,10 @@ class ContainerSpec:
         volumes: data volumes (EFS or host), each with its mount point; EFS ones get
             transit encryption and IAM authorization unless they turn them off.
             Default: none.
+        linux_parameters: shared memory, devices, tmpfs, swap, init process.
+            Default: None.
+        ulimits: resource limits (EC2 only). Default: none.
+        privileged: run with the host's privileges (EC2 only). Default: False.
         argument_prefix: put before argument names in messages (``sidecars[0].``).
             Default: "".
     """
@@ -96,6 +100,9 @@ class ContainerSpec:
     readonly_root_filesystem: bool = True
     scratch_path: str | None = DEFAULT_SCRATCH_PATH
     volumes: Sequence[batch.EcsVolume] = ()
+    linux_parameters: batch.LinuxParameters | None = None
+    ulimits: Sequence[batch.Ulimit] = ()
+    privileged: bool = False
     argument_prefix: str = ""
 
     @property
@@ -134,6 +141,7 @@ class ContainerSpec:
                 argument=f"{self.argument_prefix}volumes",
                 reserved=[self.scratch_volume] if self.scratch_volume else [],
             ),
+            *self._linux_errors(fargate),
         ]
 
     def build(
@@ -145,11 +153,13 @@ class ContainerSpec:
         logging: ecs.LogDriver,
         fargate: FargateSettings | None = None,
         execution_role: iam.IRole | None = None,
+        enable_execute_command: bool = False,
     ) -> Container:
         """The aws-cdk-lib container definition: Fargate with ``fargate`` settings, else EC2.
 
         The L2 creates the execution role unless one is given, and grants it the
-        secrets, the image pull and the log writes.
+        secrets, the image pull and the log writes; with ``enable_execute_command`` it
+        grants the job role the ``ssmmessages`` channels ECS Exec needs.
         """
         common: dict[str, Any] = {
             "image": self.image,
@@ -164,6 +174,8 @@ class ContainerSpec:
             "readonly_root_filesystem": self.readonly_root_filesystem,
             "user": self.user,
             "volumes": self._volumes() or None,
+            "linux_parameters": self.linux_parameters,
+            "enable_execute_command": enable_execute_command or None,
         }
         if fargate is not None:
             return batch.EcsFargateContainerDefinition(
@@ -174,7 +186,14 @@ class ContainerSpec:
                 fargate_cpu_architecture=fargate.cpu_architecture,
                 **common,
             )
-        return batch.EcsEc2ContainerDefinition(scope, construct_id, gpu=self.gpus or None, **common)
+        return batch.EcsEc2ContainerDefinition(
+            scope,
+            construct_id,
+            gpu=self.gpus or None,
+            ulimits=list(self.ulimits) or None,
+            privileged=self.privileged or None,
+            **common,
+        )
 
     def finish(self, job_definition: batch.CfnJobDefinition, path: str) -> None:
         """What the L1 needs once the container is rendered at ``path`` of the job definition.
@@ -214,6 +233,8 @@ class ContainerSpec:
                     f"{p}vcpus on EC2 must be at least {limits.MIN_EC2_JOB_VCPUS}, "
                     f"got {_fmt(vcpus)}"
                 )
+            elif not fargate and not float(vcpus).is_integer():
+                errors.append(f"{p}vcpus on EC2 must be a whole number, got {_fmt(vcpus)}")
         if not float(memory_mib).is_integer():
             errors.append(f"{p}memory must be a whole number of MiB, got {memory_mib} MiB")
         elif memory_mib < limits.MIN_JOB_MEMORY_MIB:
@@ -223,6 +244,30 @@ class ContainerSpec:
             )
         if self.gpus < 0:
             errors.append(f"{p}gpus must be 0 or more, got {self.gpus}")
+        return errors
+
+    def _linux_errors(self, fargate: bool) -> list[str]:
+        p = self.argument_prefix
+        errors = linux_parameter_errors(self.linux_parameters, fargate=fargate, prefix=p)
+        if fargate and self.ulimits:
+            names = [u.name.value.lower() for u in self.ulimits]
+            errors.append(f"{p}ulimits must be empty on Fargate (EC2 only), got {names}")
+        seen: set[str] = set()
+        for index, ulimit in enumerate(self.ulimits):
+            name = ulimit.name.value.lower()
+            if name in seen:
+                errors.append(f"{p}ulimits[{index}] must name a limit once, got {name!r} again")
+            seen.add(name)
+            soft, hard = ulimit.soft_limit, ulimit.hard_limit
+            if any(limits.is_token(v) for v in (soft, hard)):
+                continue
+            if soft < 0 or hard < 0 or soft > hard:
+                errors.append(
+                    f"{p}ulimits[{index}] ({name}) must have 0 <= soft_limit <= hard_limit, "
+                    f"got soft {soft}, hard {hard}"
+                )
+        if fargate and self.privileged:
+            errors.append(f"{p}privileged must be False on Fargate (EC2 only), got True")
         return errors
 
     def _environment_errors(self) -> list[str]:
@@ -261,6 +306,71 @@ class _ContainerValidation:
         )
 
 
+def linux_parameter_errors(
+    parameters: batch.LinuxParameters | None, *, fargate: bool, prefix: str = ""
+) -> list[str]:
+    """Why AWS would refuse these Linux parameters (LinuxParameters API); empty if it would not.
+
+    Fargate takes only ``init_process_enabled``; sizes are positive, tmpfs paths
+    absolute. (aws-cdk-lib drops ``swappiness`` without ``max_swap`` when the object is
+    built, so that mistake cannot be seen here.)
+    """
+    if parameters is None:
+        return []
+    arg = f"{prefix}linux_parameters"
+    rendered: dict[str, Any] = Stack.of(parameters).resolve(parameters.render_linux_parameters())
+    errors = []
+    if fargate:
+        refused = [
+            name
+            for key, name in limits.FARGATE_REFUSED_LINUX_PARAMETERS.items()
+            if rendered.get(key)
+        ]
+        if refused:
+            errors.append(
+                f"{arg} must set only init_process_enabled on Fargate (the others are EC2 "
+                f"only), got {', '.join(refused)}"
+            )
+    shared_memory = rendered.get("sharedMemorySize")
+    if isinstance(shared_memory, int | float) and shared_memory <= 0:
+        errors.append(f"{arg}.shared_memory_size must be more than 0 MiB, got {shared_memory}")
+    for index, tmpfs in enumerate(rendered.get("tmpfs") or []):
+        path, size = tmpfs.get("containerPath"), tmpfs.get("size")
+        if isinstance(path, str) and not path.startswith("/"):
+            errors.append(f"{arg} tmpfs[{index}] container_path must be absolute, got {path!r}")
+        if isinstance(size, int | float) and size <= 0:
+            errors.append(f"{arg} tmpfs[{index}] size must be more than 0 MiB, got {size}")
+    return errors
+
+
+def log_driver_errors(driver: ecs.LogDriver | None, *, fargate: bool) -> list[str]:
+    """Fargate jobs log with awslogs or splunk only (LogConfiguration logDriver)."""
+    name = log_driver_name(driver)
+    if not fargate or name is None or name in limits.FARGATE_LOG_DRIVERS:
+        return []
+    return [
+        f"log_driver on Fargate must be one of {', '.join(limits.FARGATE_LOG_DRIVERS)}, got {name}"
+    ]
+
+
+#: The Docker log driver each aws-cdk-lib log driver class configures.
+_LOG_DRIVER_NAMES: tuple[tuple[type, str], ...] = (
+    (ecs.AwsLogDriver, "awslogs"),
+    (ecs.SplunkLogDriver, "splunk"),
+    (ecs.FireLensLogDriver, "awsfirelens"),
+    (ecs.FluentdLogDriver, "fluentd"),
+    (ecs.GelfLogDriver, "gelf"),
+    (ecs.JournaldLogDriver, "journald"),
+    (ecs.JsonFileLogDriver, "json-file"),
+    (ecs.SyslogLogDriver, "syslog"),
+)
+
+
+def log_driver_name(driver: ecs.LogDriver | None) -> str | None:
+    """``awslogs``, ``splunk``...; None for no driver or a ``GenericLogDriver``."""
+    return next((name for kind, name in _LOG_DRIVER_NAMES if isinstance(driver, kind)), None)
+
+
 def job_size_errors(
     *, vcpus: float, memory_mib: float, gpus: int, fargate: bool, label: str = ""
 ) -> list[str]:
@@ -292,6 +402,19 @@ def acknowledge_image_pull(execution_role: iam.IRole, images: Sequence[ecs.Conta
                 id="AwsSolutions-IAM5[Resource::*]",
                 reason="ecr:GetAuthorizationToken, needed to pull from ECR, supports no "
                 "resource-level permissions; the image pull itself is scoped to the repository",
+            )
+        )
+
+
+def acknowledge_execute_command(job_role: iam.IRole) -> None:
+    """Acknowledge the ``ssmmessages`` wildcard aws-cdk-lib grants the job role for ECS Exec."""
+    if isinstance(job_role, Construct):
+        Validations.of(job_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="ECS Exec: ssmmessages:CreateControlChannel, CreateDataChannel, "
+                "OpenControlChannel and OpenDataChannel support no resource-level "
+                "permissions (ECS developer guide, ECS Exec IAM permissions)",
             )
         )
 

@@ -101,6 +101,7 @@ class QueueCapacity:
         fargate: bool,
         where: str,
         argument_prefix: str = "",
+        architecture: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never be placed with this capacity.
 
@@ -111,6 +112,9 @@ class QueueCapacity:
             fargate: whether the job is a Fargate job.
             where: what the capacity belongs to, for messages (``queue Shared``).
             argument_prefix: put before argument names in messages. Default: "".
+            architecture: the CPU architecture the job's image needs (``x86_64`` or
+                ``arm64``); checked on EC2 only (Fargate picks it per job).
+                Default: None (any).
 
         Returns:
             One message per problem, naming the argument, its value, ``where`` and
@@ -128,6 +132,13 @@ class QueueCapacity:
         )
         if errors or fargate != self.fargate:
             return errors
+        errors = architecture_errors(
+            queue_architecture=self.architecture,
+            architecture=architecture,
+            fargate=fargate,
+            where=where,
+            argument_prefix=p,
+        )
         if any(limits.is_token(v) for v in (vcpus, memory_mib, gpus)):
             return errors
         capacity = f"its capacity: {self.describe()}"
@@ -189,6 +200,28 @@ def platform_errors(
         )
     )
     return errors
+
+
+def architecture_errors(
+    *,
+    queue_architecture: str | None,
+    architecture: str | None,
+    fargate: bool,
+    where: str,
+    argument_prefix: str = "",
+) -> list[str]:
+    """An EC2 job's CPU architecture must be its queue's: the instances run the image.
+
+    Fargate picks the architecture per job (runtimePlatform), so any queue will do;
+    an unknown architecture on either side is not checked.
+    """
+    if fargate or architecture is None or queue_architecture in (None, architecture):
+        return []
+    return [
+        f"{argument_prefix}cpu_architecture must be {queue_architecture.upper()} to run on "
+        f"{where}, whose compute environments are {queue_architecture}, got "
+        f"{architecture.upper()}"
+    ]
 
 
 def fargate_capacity(max_vcpus: float | None) -> tuple[float | None, int | None]:

@@ -36,8 +36,10 @@ from constructs_batch._container import (
     ContainerSpec,
     FargateSettings,
     SecretSource,
+    acknowledge_execute_command,
     acknowledge_image_pull,
     job_size_errors,
+    log_driver_errors,
 )
 from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
@@ -222,6 +224,8 @@ class ContainerJob(BatchJob):
         vcpus: the vCPUs the job reserves.
         memory_mib: the memory (MiB) the job reserves.
         gpus: the GPUs the job reserves (EC2 only).
+        architecture: the CPU architecture of the image (``x86_64`` or ``arm64``),
+            given or the queue's; None when not known.
         assign_public_ip: whether a Fargate job gets a public IP (False on EC2).
     """
 
@@ -232,6 +236,7 @@ class ContainerJob(BatchJob):
     vcpus: float
     memory_mib: int
     gpus: int
+    architecture: str | None
     assign_public_ip: bool
 
     # secrets: their own check names the kinds of secret allowed.
@@ -262,6 +267,12 @@ class ContainerJob(BatchJob):
         scratch_path: str | None = DEFAULT_SCRATCH_PATH,
         user: str | None = None,
         volumes: Sequence[batch.EcsVolume] | None = None,
+        linux_parameters: batch.LinuxParameters | None = None,
+        ulimits: Sequence[batch.Ulimit] | None = None,
+        privileged: bool = False,
+        enable_execute_command: bool = False,
+        cpu_architecture: ecs.CpuArchitecture | None = None,
+        log_driver: ecs.LogDriver | None = None,
     ) -> None:
         """Create the job definition, its log group and roles.
 
@@ -325,6 +336,24 @@ class ContainerJob(BatchJob):
                 the file system's security group admits NFS from the queue's compute
                 when both are known. ``job.container.add_volume(...)`` works too and
                 is checked at synth, without grants. Default: None.
+            linux_parameters: shared memory, devices, tmpfs, swap and the init process
+                (``batch.LinuxParameters``); on Fargate only ``init_process_enabled``.
+                Default: None.
+            ulimits: resource limits such as open files (``batch.Ulimit``), soft at
+                most hard; EC2 only. Default: None (Docker's).
+            privileged: give the container the host's privileges; EC2 only.
+                Default: False.
+            enable_execute_command: allow ECS Exec into running containers; the job
+                role gets the four ``ssmmessages`` channel actions (on ``*``: they
+                take no resource). Default: False.
+            cpu_architecture: the CPU architecture of the image, ``ecs.CpuArchitecture.ARM64``
+                for Graviton. On Fargate it is rendered as the runtime platform (Fargate
+                and Fargate Spot run both); on EC2 it must be the queue's.
+                Default: None (the queue's; X86_64 on Fargate without one).
+            log_driver: where the container's output goes, e.g.
+                ``ecs.LogDrivers.splunk(..., secret_token=ecs.Secret.from_secrets_manager(s))``:
+                secret options are granted to the execution role like ``secrets``. On
+                Fargate awslogs or splunk only. Default: None (awslogs to ``log_group``).
 
         Raises:
             ValueError: listing every invalid argument, including every reason the
@@ -344,6 +373,12 @@ class ContainerJob(BatchJob):
             readonly_root_filesystem=readonly_root_filesystem,
             scratch_path=scratch_path,
             volumes=volumes or (),
+            linux_parameters=linux_parameters,
+            ulimits=ulimits or (),
+            privileged=privileged,
+        )
+        architecture = _architecture_name(cpu_architecture) or (
+            queue.architecture if queue else None
         )
         own_errors = spec.errors(fargate=is_fargate)
         _raise_unless_pending(
@@ -359,14 +394,19 @@ class ContainerJob(BatchJob):
                     else []
                 ),
                 *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
+                *log_driver_errors(log_driver, fargate=is_fargate),
                 *_attempt_errors(retry_attempts, timeout),
                 *(
-                    queue.placement_errors(
-                        vcpus=vcpus,
-                        memory_mib=int(spec.memory_mib),
-                        gpus=gpus,
-                        fargate=is_fargate,
-                    )
+                    [
+                        *queue.placement_errors(
+                            vcpus=vcpus,
+                            memory_mib=int(spec.memory_mib),
+                            gpus=gpus,
+                            fargate=is_fargate,
+                            architecture=_architecture_name(cpu_architecture),
+                        ),
+                        *_public_ip_errors(queue, is_fargate, assign_public_ip),
+                    ]
                     if queue is not None
                     else []
                 ),
@@ -378,25 +418,37 @@ class ContainerJob(BatchJob):
         self.vcpus = vcpus
         self.memory_mib = int(spec.memory_mib)
         self.gpus = gpus
+        self.architecture = architecture
+        self._cpu_architecture = _architecture_name(cpu_architecture)
         self.assign_public_ip = is_fargate and (
             assign_public_ip
             if assign_public_ip is not None
             else (queue.assign_public_ip if queue else False)
         )
+        if queue is not None and is_fargate and assign_public_ip and not queue.assign_public_ip:
+            Annotations.of(self).add_warning_v2(
+                "constructs-batch:unroutable-public-ip",
+                f"assign_public_ip=True on queue {queue.node.id}, whose subnets are not public: "
+                "the public IP has no route (jobs reach AWS through NAT or VPC endpoints) "
+                "and each running job pays for a public IPv4 address",
+            )
         logging = self._add_log_group(log_retention, log_encryption_key)
         self.container = spec.build(
             self,
             "Container",
             job_role=self._add_job_role(job_role),
-            logging=logging,
+            logging=log_driver or logging,
             fargate=FargateSettings(
                 assign_public_ip=self.assign_public_ip,
                 ephemeral_storage=ephemeral_storage,
-                cpu_architecture=_fargate_architecture(queue),
+                cpu_architecture=cpu_architecture or _fargate_architecture(queue),
             )
             if is_fargate
             else None,
+            enable_execute_command=enable_execute_command,
         )
+        if enable_execute_command:
+            acknowledge_execute_command(self.job_role)
         # The L2 creates the execution role and grants it the secrets and the logs.
         self.execution_role = self.container.execution_role
         acknowledge_image_pull(self.execution_role, [image])
@@ -428,9 +480,17 @@ class ContainerJob(BatchJob):
         Raises:
             ValueError: if the queue's capacity cannot be known (see ``queue``).
         """
-        return as_batch_queue(queue).placement_errors(
-            vcpus=self.vcpus, memory_mib=self.memory_mib, gpus=self.gpus, fargate=self.fargate
-        )
+        queue = as_batch_queue(queue)
+        return [
+            *queue.placement_errors(
+                vcpus=self.vcpus,
+                memory_mib=self.memory_mib,
+                gpus=self.gpus,
+                fargate=self.fargate,
+                architecture=self._cpu_architecture,
+            ),
+            *_public_ip_errors(queue, self.fargate, self.assign_public_ip),
+        ]
 
 
 def _raise_unless_pending(queue: IBatchQueue | None, errors: Sequence[str]) -> None:
@@ -495,6 +555,34 @@ def _timeout_errors(timeout: Duration | None) -> list[str]:
     return [
         f"timeout must be at least {limits.MIN_TIMEOUT_SECONDS} seconds, got {_fmt(seconds)} seconds"
     ]
+
+
+def _public_ip_errors(
+    queue: IBatchQueue, fargate: bool, assign_public_ip: bool | None
+) -> list[str]:
+    """A Fargate job in public subnets without NAT reaches ECR only through a public IP."""
+    if not fargate or assign_public_ip is not False or not queue.assign_public_ip:
+        return []
+    return [
+        f"assign_public_ip must be True to run on queue {queue.node.id}, whose subnets are "
+        "public without NAT: without a public IP the job could never pull its image, got False"
+    ]
+
+
+def _architecture_name(architecture: ecs.CpuArchitecture | None) -> str | None:
+    """``x86_64`` or ``arm64`` for aws-cdk-lib's two constants; None otherwise.
+
+    jsii objects do not compare by value: the constants are recognised by their object
+    reference (an ``ecs.CpuArchitecture.of(...)`` of your own is not checked).
+    """
+    if architecture is None:
+        return None
+    ref = architecture.__jsii_ref__.ref  # type: ignore[attr-defined]
+    known = {
+        ecs.CpuArchitecture.ARM64.__jsii_ref__.ref: "arm64",  # type: ignore[attr-defined]
+        ecs.CpuArchitecture.X86_64.__jsii_ref__.ref: "x86_64",  # type: ignore[attr-defined]
+    }
+    return known.get(ref)
 
 
 def _fargate_architecture(queue: IBatchQueue | None) -> ecs.CpuArchitecture | None:

@@ -27,7 +27,12 @@ from constructs import Construct, Node
 
 from constructs_batch import limits
 from constructs_batch._arguments import checked_arguments
-from constructs_batch.capacity import QueueCapacity, fargate_capacity, platform_errors
+from constructs_batch.capacity import (
+    QueueCapacity,
+    architecture_errors,
+    fargate_capacity,
+    platform_errors,
+)
 from constructs_batch.compute import BatchCompute, PlainCompute, as_batch_compute
 from constructs_batch.limits import InstanceCapacity
 
@@ -112,6 +117,7 @@ class IBatchQueue(Protocol):
         gpus: int,
         fargate: bool,
         argument_prefix: str = "",
+        architecture: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run on the queue; empty if it can."""
         ...
@@ -146,6 +152,7 @@ class _CapacityQueue:
         gpus: int,
         fargate: bool,
         argument_prefix: str = "",
+        architecture: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run here (see QueueCapacity)."""
         if self.lookup_pending:
@@ -157,6 +164,7 @@ class _CapacityQueue:
             fargate=fargate,
             where=f"queue {self.node.id}",
             argument_prefix=argument_prefix,
+            architecture=architecture,
         )
 
 
@@ -476,6 +484,7 @@ class BatchQueue(Construct):
         gpus: int,
         fargate: bool,
         argument_prefix: str = "",
+        architecture: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run on this queue; empty if it can.
 
@@ -493,6 +502,8 @@ class BatchQueue(Construct):
             fargate: whether the job is a Fargate job.
             argument_prefix: put before the argument names in messages (for a
                 caller whose arguments are named, say, ``job_vcpus``). Default: "".
+            architecture: the CPU architecture the job's image needs (``x86_64`` or
+                ``arm64``), checked against an EC2 queue's. Default: None (any).
 
         Returns:
             One message per problem, naming the argument, its value, this queue and
@@ -508,6 +519,7 @@ class BatchQueue(Construct):
                 fargate=fargate,
                 where=where,
                 argument_prefix=p,
+                architecture=architecture,
             )
         errors = platform_errors(
             queue_fargate=self.fargate,
@@ -520,6 +532,13 @@ class BatchQueue(Construct):
         )
         if fargate != self.fargate:
             return errors
+        errors += architecture_errors(
+            queue_architecture=self.architecture,
+            architecture=architecture,
+            fargate=fargate,
+            where=where,
+            argument_prefix=p,
+        )
         max_vcpus = [env.max_vcpus for env in self.environments]
         if all(m is not None for m in max_vcpus) and not limits.is_token(vcpus):
             highest = max(m for m in max_vcpus if m is not None)

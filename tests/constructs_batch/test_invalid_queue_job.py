@@ -76,6 +76,7 @@ class Scene:
             self.stack, "SplitQueue", environments=[self.narrow, self.tall]
         )
         self.unknown_queue = BatchQueue(self.stack, "UnknownQueue", environments=[self.unknown])
+        self.graviton_queue = BatchQueue(self.stack, "GravitonQueue", environments=[self.graviton])
         self.fargate_queue = BatchQueue(
             self.stack, "FargateQueue", environments=[self.fargate_spot, self.fargate]
         )
@@ -121,6 +122,19 @@ def _envs(scene: Scene, *names: str) -> list[BatchCompute]:
 def _efs(scene: Scene, **kwargs: Any) -> batch.EcsVolume:
     options = {"name": "data", "container_path": "/data", **kwargs}
     return batch.EcsVolume.efs(file_system=scene.file_system, **options)
+
+
+def _linux(scene: Scene, **kwargs: Any) -> batch.LinuxParameters:
+    return batch.LinuxParameters(scene.stack, scene.new_id("Linux"), **kwargs)
+
+
+def _ulimit(soft: int, hard: int) -> batch.Ulimit:
+    return batch.Ulimit(name=batch.UlimitName.NOFILE, soft_limit=soft, hard_limit=hard)
+
+
+def _with_tmpfs(parameters: batch.LinuxParameters, tmpfs: batch.Tmpfs) -> batch.LinuxParameters:
+    parameters.add_tmpfs(tmpfs)
+    return parameters
 
 
 def _host(name: str = "cache", path: str = "/cache") -> batch.EcsVolume:
@@ -354,6 +368,81 @@ CASES = [
         "EFS volume with a root directory too long",
         lambda s: s.job(volumes=[_efs(s, root_directory="/" + "d" * 4096)]),
         r"volumes\[0\] root_directory must be at most 4096 characters, got 4097",
+    ),
+    # --- ContainerJob Linux settings, platform, logging -------------------------------
+    Case(
+        "EC2 job with a fraction of a vCPU above 1",
+        lambda s: s.job(vcpus=1.5),
+        "vcpus on EC2 must be a whole number, got 1.5",
+    ),
+    Case(
+        "Fargate job with shared memory and swap",
+        lambda s: s.job(
+            fargate=True,
+            linux_parameters=_linux(
+                s, shared_memory_size=Size.mebibytes(64), max_swap=Size.gibibytes(1)
+            ),
+        ),
+        r"linux_parameters must set only init_process_enabled on Fargate \(the others are EC2 "
+        r"only\), got shared_memory_size, max_swap",
+    ),
+    Case(
+        "job with a relative tmpfs path",
+        lambda s: s.job(
+            linux_parameters=_with_tmpfs(
+                _linux(s), batch.Tmpfs(container_path="run", size=Size.mebibytes(8))
+            )
+        ),
+        r"linux_parameters tmpfs\[0\] container_path must be absolute, got 'run'",
+    ),
+    Case(
+        "Fargate job with ulimits",
+        lambda s: s.job(fargate=True, ulimits=[_ulimit(1024, 4096)]),
+        r"ulimits must be empty on Fargate \(EC2 only\), got \['nofile'\]",
+    ),
+    Case(
+        "job with a soft limit above its hard limit",
+        lambda s: s.job(ulimits=[_ulimit(8192, 1024)]),
+        r"ulimits\[0\] \(nofile\) must have 0 <= soft_limit <= hard_limit, got soft 8192, "
+        r"hard 1024",
+    ),
+    Case(
+        "job naming a limit twice",
+        lambda s: s.job(ulimits=[_ulimit(1, 2), _ulimit(1, 2)]),
+        r"ulimits\[1\] must name a limit once, got 'nofile' again",
+    ),
+    Case(
+        "privileged Fargate job",
+        lambda s: s.job(fargate=True, privileged=True),
+        r"privileged must be False on Fargate \(EC2 only\), got True",
+    ),
+    Case(
+        "Fargate job logging to syslog",
+        lambda s: s.job(fargate=True, log_driver=ecs.LogDrivers.syslog()),
+        "log_driver on Fargate must be one of awslogs, splunk, got syslog",
+    ),
+    Case(
+        "Graviton image on an x86_64 EC2 queue",
+        lambda s: s.job(queue=s.c6i_queue, cpu_architecture=ecs.CpuArchitecture.ARM64),
+        "cpu_architecture must be X86_64 to run on queue C6iQueue, whose compute environments "
+        "are x86_64, got ARM64",
+    ),
+    Case(
+        "Fargate job without a public IP in public subnets without NAT",
+        lambda s: s.job(queue=s.fargate_queue, assign_public_ip=False),
+        "assign_public_ip must be True to run on queue FargateQueue, whose subnets are public "
+        "without NAT: without a public IP the job could never pull its image, got False",
+    ),
+    Case(
+        "grant_submit: x86_64 image on a Graviton queue",
+        lambda s: s.submit(s.graviton_queue, cpu_architecture=ecs.CpuArchitecture.X86_64),
+        "cpu_architecture must be ARM64 to run on queue GravitonQueue, whose compute "
+        "environments are arm64, got X86_64",
+    ),
+    Case(
+        "grant_submit: Fargate job without a public IP to a queue that needs one",
+        lambda s: s.submit(s.fargate_queue, fargate=True),
+        "assign_public_ip must be True to run on queue FargateQueue",
     ),
     # --- grant_submit on a queue the job cannot run on ------------------------------
     Case(

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Acknowledgment, RemovalPolicy, Size, Stack, Validations
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_efs as efs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 from helpers import logical_id, make_app, properties
 
@@ -69,6 +70,36 @@ class Features:
             image=IMAGE,
             queue=self.ec2_queue,
             volumes=[batch.EcsVolume.host(name="docker", container_path="/cache", host_path="/c")],
+        )
+        linux = batch.LinuxParameters(
+            self.stack, "Linux", init_process_enabled=True, shared_memory_size=Size.gibibytes(1)
+        )
+        linux.add_tmpfs(batch.Tmpfs(container_path="/scratch/fast", size=Size.mebibytes(256)))
+        self.hpc_job = ContainerJob(
+            self.stack,
+            "HpcJob",
+            image=IMAGE,
+            queue=self.ec2_queue,
+            linux_parameters=linux,
+            ulimits=[batch.Ulimit(name=batch.UlimitName.MEMLOCK, soft_limit=1, hard_limit=1)],
+            enable_execute_command=True,
+        )
+        self.token = secretsmanager.Secret(self.stack, "SplunkToken")
+        Validations.of(self.token).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4", reason="test fixture standing for a user's token"
+            )
+        )
+        self.arm_job = ContainerJob(
+            self.stack,
+            "ArmJob",
+            image=IMAGE,
+            queue=self.fargate_queue,
+            cpu_architecture=ecs.CpuArchitecture.ARM64,
+            log_driver=ecs.LogDrivers.splunk(
+                url="https://splunk.example.com:8088",
+                secret_token=ecs.Secret.from_secrets_manager(self.token),
+            ),
         )
         self.template = Template.from_stack(self.stack)
         self.resources: dict[str, Any] = self.template.to_json()["Resources"]
@@ -200,3 +231,52 @@ def test_job_volumes_added_through_the_escape_hatch_are_checked_at_synth() -> No
     with pytest.raises(Exception, match=r"container_path must be unique, got '/tmp'") as raised:
         Template.from_stack(stack)
     assert "must not be a host volume on Fargate" in str(raised.value)
+
+
+# --- Linux settings, ECS Exec, platform, logging ------------------------------------------
+def test_job_linux_parameters_and_ulimits_on_ec2(features: Features) -> None:
+    # GIVEN shared memory, a tmpfs, the init process and a memlock ulimit on an EC2 job
+    container = features.container(features.hpc_job)
+    # THEN they are rendered as given
+    assert container["LinuxParameters"] == {
+        "InitProcessEnabled": True,
+        "SharedMemorySize": 1024,
+        "Tmpfs": [{"ContainerPath": "/scratch/fast", "Size": 256}],
+    }
+    assert container["Ulimits"] == [{"Name": "memlock", "SoftLimit": 1, "HardLimit": 1}]
+
+
+def test_job_execute_command_grants_the_ssm_channels(features: Features) -> None:
+    # GIVEN enable_execute_command=True
+    container = features.container(features.hpc_job)
+    actions = [s["Action"] for s in features.policy_statements(features.hpc_job.job_role)]
+    # THEN ECS Exec is on and the job role may open its channels
+    assert container["EnableExecuteCommand"] is True
+    assert [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+    ] in actions
+
+
+def test_job_graviton_fargate_renders_the_runtime_platform(features: Features) -> None:
+    # GIVEN cpu_architecture=ARM64 on a Fargate queue
+    container = features.container(features.arm_job)
+    # THEN the task runs on Graviton
+    assert container["RuntimePlatform"] == {"CpuArchitecture": "ARM64"}
+    assert features.arm_job.architecture == "arm64"
+
+
+def test_job_log_driver_secret_options_are_granted_like_secrets(features: Features) -> None:
+    # GIVEN a splunk log driver whose token comes from Secrets Manager
+    logging = features.container(features.arm_job)["LogConfiguration"]
+    statements = features.policy_statements(features.arm_job.execution_role)
+    token = {"Ref": logical_id(features.token)}
+    # THEN the token is a secret option read by the execution role
+    assert logging["LogDriver"] == "splunk"
+    assert logging["SecretOptions"] == [{"Name": "splunk-token", "ValueFrom": token}]
+    assert any(
+        s["Resource"] == token and "secretsmanager:GetSecretValue" in s["Action"]
+        for s in statements
+    )
