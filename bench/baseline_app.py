@@ -88,18 +88,21 @@ def retry_strategies() -> list[batch.RetryStrategy]:
 
 
 def cancel_stuck_jobs() -> list[batch.JobStateTimeLimitAction]:
-    """Cancel jobs stuck in RUNNABLE for 30 minutes for capacity or configuration reasons."""
+    """Cancel jobs stuck in RUNNABLE: after a day waiting for capacity, 30 minutes misconfigured."""
     return [
         batch.JobStateTimeLimitAction(
-            max_time=Duration.minutes(30),
+            max_time=max_time,
             reason=reason,
             action=batch.JobStateTimeLimitActionsAction.CANCEL,
             state=batch.JobStateTimeLimitActionsState.RUNNABLE,
         )
-        for reason in (
-            batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
-            batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
-            batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+        for reason, max_time in (
+            (batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY, Duration.days(1)),
+            (
+                batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+                Duration.minutes(30),
+            ),
+            (batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT, Duration.minutes(30)),
         )
     ]
 

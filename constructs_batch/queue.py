@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Protocol, cast
+from types import MappingProxyType
+from typing import Protocol, TypeAlias, cast
 
 from aws_cdk import Annotations, ContextProvider, Duration, Stack, Token
 from aws_cdk import aws_batch as batch
@@ -38,9 +39,11 @@ from constructs_batch.limits import InstanceCapacity
 
 __all__ = [
     "CAPACITY_PARAMETER_SUFFIX",
+    "DEFAULT_CAPACITY_TIMEOUT",
     "DEFAULT_FAIR_SHARE_DECAY",
     "DEFAULT_PRIORITY",
     "DEFAULT_RUNNABLE_TIMEOUT",
+    "DEFAULT_RUNNABLE_TIMEOUTS",
     "BatchQueue",
     "IBatchQueue",
     "as_batch_queue",
@@ -51,12 +54,35 @@ __all__ = [
 #: yield to this one, and plenty above (up to 1000) for urgent queues.
 DEFAULT_PRIORITY = 10
 
-#: How long a job may sit at the head of the queue in RUNNABLE, for a reason that
-#: will not fix itself (no instance type or max_vcpus can hold it) or for lack of
-#: capacity in every environment, before Batch cancels it. Half an hour rides out a
-#: short Spot capacity crunch and a cold EC2 start, yet turns a job that can never
-#: run into a FAILED job (and an alarm) instead of one that blocks the queue forever.
+#: How long a job may sit at the head of the queue in RUNNABLE for a reason that
+#: will not fix itself (MISCONFIGURATION: no instance type or max_vcpus can ever hold
+#: it) before Batch cancels it: long enough for Batch to be sure, short enough that a
+#: job that can never run becomes a FAILED job (and an alarm) instead of one that
+#: blocks the queue.
 DEFAULT_RUNNABLE_TIMEOUT = Duration.minutes(30)
+#: How long a job may wait at the head of the queue for capacity
+#: (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY) before Batch cancels it. Waiting for Spot
+#: or GPU capacity is normal, not a misconfiguration: a GPU Spot job may wait hours
+#: for a p4d or g5 to free up. A day (the longest AWS allows) still turns an instance
+#: type that is never available into a FAILED job instead of a queue blocked forever.
+DEFAULT_CAPACITY_TIMEOUT = Duration.hours(24)
+
+#: A reason a job stays RUNNABLE -> how long before Batch cancels it (None: never).
+RunnableTimeouts: TypeAlias = Mapping[batch.JobStateTimeLimitActionsReason, Duration | None]
+
+#: The default of ``BatchQueue(runnable_timeout=...)``: cancel after a day for lack of
+#: capacity, after half an hour for a misconfiguration.
+DEFAULT_RUNNABLE_TIMEOUTS: RunnableTimeouts = MappingProxyType(
+    {
+        batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY: (
+            DEFAULT_CAPACITY_TIMEOUT
+        ),
+        batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE: (
+            DEFAULT_RUNNABLE_TIMEOUT
+        ),
+        batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT: DEFAULT_RUNNABLE_TIMEOUT,
+    }
+)
 
 #: Fair-share policy made by ``fair_share=True`` or a dict of weights: usage over the
 #: past hour counts, so a share identifier that just ran a burst yields to the others
@@ -250,7 +276,7 @@ class BatchQueue(Construct):
         environments: Sequence[BatchCompute | batch.IComputeEnvironment],
         priority: int = DEFAULT_PRIORITY,
         fair_share: bool | Mapping[str, float] | batch.IFairshareSchedulingPolicy | None = None,
-        runnable_timeout: Duration | None = DEFAULT_RUNNABLE_TIMEOUT,
+        runnable_timeout: Duration | RunnableTimeouts | None = DEFAULT_RUNNABLE_TIMEOUTS,
         capacity: QueueCapacity | None = None,
     ) -> None:
         """Create the queue.
@@ -273,9 +299,16 @@ class BatchQueue(Construct):
                 or a policy of your own. Jobs submitted to a fair-share queue must
                 carry a share identifier. Default: None (first-in, first-out).
             runnable_timeout: cancel a job that stays RUNNABLE at the head of the
-                queue this long because no environment can ever hold it or none has
-                capacity (600 s to 24 h); None keeps such jobs waiting forever.
-                Default: ``DEFAULT_RUNNABLE_TIMEOUT`` (30 minutes).
+                queue this long (600 s to 24 h), per reason: a mapping of
+                ``batch.JobStateTimeLimitActionsReason`` to a ``Duration`` (None: never
+                cancel for that reason; a reason left out keeps its default), one
+                ``Duration`` for all three reasons, or None to never cancel. The
+                reasons differ: ``COMPUTE_ENVIRONMENT_MAX_RESOURCE`` and
+                ``JOB_RESOURCE_REQUIREMENT`` are misconfigurations that never fix
+                themselves, while ``INSUFFICIENT_INSTANCE_CAPACITY`` is a job waiting
+                for Spot or GPU capacity, which is normal and may last hours.
+                Default: ``DEFAULT_RUNNABLE_TIMEOUTS`` (a day for capacity, 30
+                minutes for misconfigurations).
             capacity: the largest job the queue can place, when the environments
                 cannot tell it (imported ones) or you want to promise less.
                 Default: None (derived from the environments).
@@ -284,7 +317,6 @@ class BatchQueue(Construct):
             ValueError: listing every invalid argument.
         """
         envs, env_errors = _as_environments(environments, capacity)
-        timeout_seconds = None if runnable_timeout is None else runnable_timeout.to_seconds()
         limits.raise_if_errors(
             [
                 *env_errors,
@@ -292,7 +324,7 @@ class BatchQueue(Construct):
                 *limits.check_range(
                     "priority", priority, limits.MIN_QUEUE_PRIORITY, limits.MAX_QUEUE_PRIORITY
                 ),
-                *_seconds_errors("runnable_timeout", timeout_seconds),
+                *_runnable_timeout_errors(runnable_timeout),
                 *_fair_share_errors(fair_share),
                 *_capacity_errors(envs, capacity),
             ]
@@ -355,7 +387,7 @@ class BatchQueue(Construct):
         on_demand: BatchCompute,
         priority: int = DEFAULT_PRIORITY,
         fair_share: bool | Mapping[str, float] | batch.IFairshareSchedulingPolicy | None = None,
-        runnable_timeout: Duration | None = DEFAULT_RUNNABLE_TIMEOUT,
+        runnable_timeout: Duration | RunnableTimeouts | None = DEFAULT_RUNNABLE_TIMEOUTS,
     ) -> BatchQueue:
         """A queue that places jobs on Spot capacity and falls back to on-demand.
 
@@ -371,7 +403,7 @@ class BatchQueue(Construct):
             priority: as for :class:`BatchQueue`. Default: ``DEFAULT_PRIORITY``.
             fair_share: as for :class:`BatchQueue`. Default: None.
             runnable_timeout: as for :class:`BatchQueue`.
-                Default: ``DEFAULT_RUNNABLE_TIMEOUT``.
+                Default: ``DEFAULT_RUNNABLE_TIMEOUTS``.
 
         Raises:
             ValueError: if ``spot`` is not Spot or ``on_demand`` is Spot, or the
@@ -838,29 +870,50 @@ def _environment_errors(envs: Sequence[BatchCompute | PlainCompute]) -> list[str
     return errors
 
 
-def _seconds_errors(argument: str, seconds: float | None) -> list[str]:
-    if seconds is None or limits.is_token(seconds):
-        return []
+def _runnable_timeouts(
+    runnable_timeout: Duration | RunnableTimeouts | None,
+) -> dict[batch.JobStateTimeLimitActionsReason, Duration]:
+    """The time limit of each reason that has one, in the API's order of reasons."""
+    if runnable_timeout is None:
+        return {}
+    if isinstance(runnable_timeout, Duration):
+        return dict.fromkeys(DEFAULT_RUNNABLE_TIMEOUTS, runnable_timeout)
+    chosen = {**DEFAULT_RUNNABLE_TIMEOUTS, **runnable_timeout}
+    return {reason: timeout for reason, timeout in chosen.items() if timeout is not None}
+
+
+def _runnable_timeout_errors(runnable_timeout: Duration | RunnableTimeouts | None) -> list[str]:
     low = limits.MIN_JOB_STATE_TIME_LIMIT_SECONDS
     high = limits.MAX_JOB_STATE_TIME_LIMIT_SECONDS
-    if low <= seconds <= high:
-        return []
-    return [f"{argument} must be between {low} and {high} seconds, got {_fmt(seconds)} seconds"]
+    errors = []
+    for reason, timeout in _runnable_timeouts(runnable_timeout).items():
+        seconds = timeout.to_seconds(integral=False)
+        if limits.is_token(seconds) or (low <= seconds <= high and float(seconds).is_integer()):
+            continue
+        argument = (
+            "runnable_timeout"
+            if isinstance(runnable_timeout, Duration)
+            else f"runnable_timeout[{reason.name}]"
+        )
+        allowed = f"between {low} and {high}" if not low <= seconds <= high else "whole"
+        errors.append(f"{argument} must be {allowed} seconds, got {_fmt(seconds)} seconds")
+        if isinstance(runnable_timeout, Duration):
+            break  # the same value for every reason: one message
+    return errors
 
 
-def _cancel_stuck_jobs(timeout: Duration | None) -> list[batch.JobStateTimeLimitAction] | None:
-    if timeout is None:
-        return None
+def _cancel_stuck_jobs(
+    runnable_timeout: Duration | RunnableTimeouts | None,
+) -> list[batch.JobStateTimeLimitAction] | None:
     return [
         batch.JobStateTimeLimitAction(
             max_time=timeout,
-            # The Python enum's values are its member names: the API reason after the colon.
-            reason=batch.JobStateTimeLimitActionsReason[reason.partition(":")[2]],
+            reason=reason,
             action=batch.JobStateTimeLimitActionsAction.CANCEL,
             state=batch.JobStateTimeLimitActionsState.RUNNABLE,
         )
-        for reason in limits.JOB_STATE_TIME_LIMIT_REASONS
-    ]
+        for reason, timeout in _runnable_timeouts(runnable_timeout).items()
+    ] or None
 
 
 def _describe(cap: InstanceCapacity) -> str:

@@ -195,6 +195,36 @@ CASES = [
         "runnable_timeout must be between 600 and 86400 seconds, got 172800 seconds",
     ),
     Case(
+        "queue runnable_timeout for capacity over a day",
+        lambda s: s.queue(
+            environments=[s.spot],
+            runnable_timeout={
+                batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY: Duration.days(
+                    3
+                )
+            },
+        ),
+        r"runnable_timeout\[INSUFFICIENT_INSTANCE_CAPACITY\] must be between 600 and 86400 "
+        r"seconds, got 259200 seconds",
+    ),
+    Case(
+        "queue runnable_timeout of a fraction of a second",
+        lambda s: s.queue(
+            environments=[s.spot],
+            runnable_timeout={
+                batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT: Duration.millis(
+                    600_500
+                )
+            },
+        ),
+        r"runnable_timeout\[JOB_RESOURCE_REQUIREMENT\] must be whole seconds, got 600.5 seconds",
+    ),
+    Case(
+        "queue runnable_timeout keyed by a string",
+        lambda s: s.queue(environments=[s.spot], runnable_timeout={"CAPACITY": Duration.hours(1)}),
+        "runnable_timeout keys must be JobStateTimeLimitActionsReason, got 'CAPACITY'",
+    ),
+    Case(
         "spot_first given on-demand as spot",
         lambda s: BatchQueue.spot_first(
             s.stack, s.new_id("Queue"), spot=s.on_demand, on_demand=s.spot
