@@ -177,6 +177,7 @@ class PlatformStack(Stack):
                 spot=spot,
                 maxv_cpus=max_vcpus,
                 minv_cpus=0,
+                default_instance_classes=[batch.DefaultInstanceClass.X86_64],
                 allocation_strategy=(
                     batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED
                     if spot

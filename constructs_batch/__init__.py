@@ -9,7 +9,7 @@ same names plus their defaults as constants; ``constructs_batch.testing`` holds 
 helpers for snapshot and cdk-nag tests of your own stacks.
 """
 
-from constructs_batch.capacity import QueueCapacity
+from constructs_batch.capacity import QueueCapacity, architecture_name
 from constructs_batch.compute import (
     BatchCompute,
     Ec2Compute,
@@ -53,6 +53,7 @@ __all__ = [
     "SecretSource",
     "UnmanagedCompute",
     "allow_nfs_from",
+    "architecture_name",
     "as_batch_compute",
     "as_batch_queue",
     "efs_volume",

@@ -14,9 +14,11 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, cast
 
+from aws_cdk import aws_ecs as ecs
+
 from constructs_batch import limits
 
-__all__ = ["ARCHITECTURES", "QueueCapacity"]
+__all__ = ["ARCHITECTURES", "QueueCapacity", "architecture_name"]
 
 #: CPU architectures a queue can run (its compute environments share one).
 ARCHITECTURES = ("x86_64", "arm64")
@@ -222,6 +224,21 @@ def architecture_errors(
         f"{where}, whose compute environments are {queue_architecture}, got "
         f"{architecture.upper()}"
     ]
+
+
+def architecture_name(architecture: ecs.CpuArchitecture | None) -> str | None:
+    """``x86_64`` or ``arm64`` for aws-cdk-lib's two ``ecs.CpuArchitecture`` constants.
+
+    jsii objects do not compare by value: the constants are recognised by their object
+    reference, and an ``ecs.CpuArchitecture.of(...)`` of your own gives None (unchecked).
+    """
+    if architecture is None:
+        return None
+    known = {
+        ecs.CpuArchitecture.ARM64.__jsii_ref__.ref: "arm64",  # type: ignore[attr-defined]
+        ecs.CpuArchitecture.X86_64.__jsii_ref__.ref: "x86_64",  # type: ignore[attr-defined]
+    }
+    return known.get(architecture.__jsii_ref__.ref)  # type: ignore[attr-defined]
 
 
 def fargate_capacity(max_vcpus: float | None) -> tuple[float | None, int | None]:

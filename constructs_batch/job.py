@@ -43,6 +43,7 @@ from constructs_batch._container import (
 )
 from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
+from constructs_batch.capacity import architecture_name
 from constructs_batch.queue import IBatchQueue, as_batch_queue
 from constructs_batch.volumes import allow_nfs_from, grant_volume_access
 
@@ -377,7 +378,7 @@ class ContainerJob(BatchJob):
             ulimits=ulimits or (),
             privileged=privileged,
         )
-        architecture = _architecture_name(cpu_architecture) or (
+        architecture = architecture_name(cpu_architecture) or (
             queue.architecture if queue else None
         )
         own_errors = spec.errors(fargate=is_fargate)
@@ -403,7 +404,7 @@ class ContainerJob(BatchJob):
                             memory_mib=int(spec.memory_mib),
                             gpus=gpus,
                             fargate=is_fargate,
-                            architecture=_architecture_name(cpu_architecture),
+                            architecture=architecture_name(cpu_architecture),
                         ),
                         *_public_ip_errors(queue, is_fargate, assign_public_ip),
                     ]
@@ -419,7 +420,7 @@ class ContainerJob(BatchJob):
         self.memory_mib = int(spec.memory_mib)
         self.gpus = gpus
         self.architecture = architecture
-        self._cpu_architecture = _architecture_name(cpu_architecture)
+        self._cpu_architecture = architecture_name(cpu_architecture)
         self.assign_public_ip = is_fargate and (
             assign_public_ip
             if assign_public_ip is not None
@@ -567,22 +568,6 @@ def _public_ip_errors(
         f"assign_public_ip must be True to run on queue {queue.node.id}, whose subnets are "
         "public without NAT: without a public IP the job could never pull its image, got False"
     ]
-
-
-def _architecture_name(architecture: ecs.CpuArchitecture | None) -> str | None:
-    """``x86_64`` or ``arm64`` for aws-cdk-lib's two constants; None otherwise.
-
-    jsii objects do not compare by value: the constants are recognised by their object
-    reference (an ``ecs.CpuArchitecture.of(...)`` of your own is not checked).
-    """
-    if architecture is None:
-        return None
-    ref = architecture.__jsii_ref__.ref  # type: ignore[attr-defined]
-    known = {
-        ecs.CpuArchitecture.ARM64.__jsii_ref__.ref: "arm64",  # type: ignore[attr-defined]
-        ecs.CpuArchitecture.X86_64.__jsii_ref__.ref: "x86_64",  # type: ignore[attr-defined]
-    }
-    return known.get(ref)
 
 
 def _fargate_architecture(queue: IBatchQueue | None) -> ecs.CpuArchitecture | None:

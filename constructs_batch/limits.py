@@ -122,6 +122,19 @@ class InstanceCapacity:
         registered = int(memory_gib * 1024 * REGISTERED_MEMORY_FRACTION) - ECS_RESERVED_MEMORY_MIB
         return cls(vcpus=vcpus, memory_mib=registered, gpus=gpus, architecture=architecture)
 
+    @classmethod
+    def most_of(cls, capacities: Sequence[InstanceCapacity]) -> InstanceCapacity:
+        """The most vCPUs, memory and GPUs of any of ``capacities`` (one architecture).
+
+        A check against it never refuses a job that one of them could run.
+        """
+        return cls(
+            vcpus=max(c.vcpus for c in capacities),
+            memory_mib=max(c.memory_mib for c in capacities),
+            gpus=max(c.gpus for c in capacities),
+            architecture=capacities[0].architecture,
+        )
+
     def fits(self, vcpus: float, memory_mib: float, gpus: int = 0) -> bool:
         """Whether a job needing these resources can be placed on this instance."""
         return vcpus <= self.vcpus and memory_mib <= self.memory_mib and gpus <= self.gpus
@@ -260,14 +273,16 @@ def instance_capacity(instance_type: str) -> InstanceCapacity | None:
 def instance_class_capacity(instance_class: str) -> InstanceCapacity | None:
     """Capacity of the largest size of an instance family such as ``c6i``; None if unknown.
 
-    ``optimal``, ``default_x86_64`` and ``default_arm64`` stand for the largest
-    instance of the families Batch picks from for them.
+    ``optimal``, ``default_x86_64`` and ``default_arm64`` stand for the most vCPUs,
+    memory and GPUs of the families Batch picks from for them.
     """
     if instance_class == "optimal" or instance_class in DEFAULT_INSTANCE_FAMILIES:
+        # The most of each dimension over the families: never smaller than an
+        # instance Batch could pick (c7i has the most vCPUs, r6i the most memory).
         families = DEFAULT_INSTANCE_FAMILIES.get(instance_class, OPTIMAL_FAMILIES)
         caps = [instance_class_capacity(f) for f in families]
         known = [c for c in caps if c is not None]
-        return max(known, key=lambda c: (c.memory_mib, c.vcpus)) if known else None
+        return InstanceCapacity.most_of(known) if known else None
     if instance_class in GPU_FAMILIES:
         sizes = [c for n, c in _GPU_TYPES.items() if n.split(".")[0] == instance_class]
         return max(sizes, key=lambda c: (c.gpus, c.vcpus, c.memory_mib))
@@ -494,7 +509,6 @@ AL2023_NVIDIA_UNSUPPORTED_FAMILIES = ("p3", "g3")
 ECS_AMI_PARAMETERS: Mapping[str, tuple[str, str]] = {
     "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/": ("ECS_AL2023_NVIDIA", "x86_64"),
     "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/": ("ECS_AL2023", "arm64"),
-    "/aws/service/ecs/optimized-ami/amazon-linux-2023/neuron/": ("ECS_AL2023", "x86_64"),
     "/aws/service/ecs/optimized-ami/amazon-linux-2023/": ("ECS_AL2023", "x86_64"),
     "/aws/service/ecs/optimized-ami/amazon-linux-2/gpu/": ("ECS_AL2_NVIDIA", "x86_64"),
     "/aws/service/ecs/optimized-ami/amazon-linux-2/arm64/": ("ECS_AL2", "arm64"),

@@ -185,17 +185,17 @@ def local() -> Local:
 
 
 def test_queue_capacity_of_ec2_environments_is_their_largest_instance(local: Local) -> None:
-    # GIVEN a queue of Spot (optimal) and on-demand c6i.4xlarge environments
+    # GIVEN a queue of Spot (Batch's default types) and on-demand c6i.4xlarge environments
     # WHEN its capacity is read
     capacity = local.ec2_queue.capacity
     # THEN it is the largest of every dimension over both, vCPUs capped by max_vcpus
-    optimal = limits.instance_class_capacity("optimal")
-    assert optimal is not None
+    default = limits.instance_class_capacity("default_x86_64")
+    assert default is not None
     assert capacity == QueueCapacity(
         fargate=False,
         architecture="x86_64",
-        vcpus=optimal.vcpus,
-        memory_mib=optimal.memory_mib,
+        vcpus=default.vcpus,
+        memory_mib=default.memory_mib,
         gpus=0,
     )
 

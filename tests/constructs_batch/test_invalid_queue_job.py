@@ -24,9 +24,9 @@ from constructs_batch.network import BatchNetwork, NetworkProfile
 from constructs_batch.queue import BatchQueue
 
 IMAGE = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/busybox:1.36")
-OPTIMAL = instance_class_capacity("optimal")
+DEFAULT = instance_class_capacity("default_x86_64")
 C6I = instance_class_capacity("c6i")
-assert OPTIMAL is not None and C6I is not None
+assert DEFAULT is not None and C6I is not None
 
 
 class Scene:
@@ -482,17 +482,17 @@ CASES = [
         rf"\(its largest instance: {C6I.vcpus} vCPU, {C6I.memory_mib} MiB\), got 192",
     ),
     Case(
-        "grant_submit: too many vCPUs for the largest optimal instance",
-        lambda s: s.submit(s.optimal_queue, vcpus=96),
-        rf"vcpus must be at most {OPTIMAL.vcpus} to fit an instance on queue OptimalQueue "
-        rf"\(its largest instance: {OPTIMAL.vcpus} vCPU, {OPTIMAL.memory_mib} MiB\), got 96",
+        "grant_submit: too many vCPUs for the largest default instance",
+        lambda s: s.submit(s.optimal_queue, vcpus=200),
+        rf"vcpus must be at most {DEFAULT.vcpus} to fit an instance on queue OptimalQueue "
+        rf"\(its largest instance: {DEFAULT.vcpus} vCPU, {DEFAULT.memory_mib} MiB\), got 200",
     ),
     Case(
         "grant_submit: too much memory",
-        lambda s: s.submit(s.optimal_queue, memory=Size.gibibytes(600)),
-        rf"memory must be at most {OPTIMAL.memory_mib} MiB to fit an instance on queue "
-        rf"OptimalQueue \(its largest instance: {OPTIMAL.vcpus} vCPU, {OPTIMAL.memory_mib} "
-        rf"MiB\), got 614400 MiB",
+        lambda s: s.submit(s.optimal_queue, memory=Size.gibibytes(2000)),
+        rf"memory must be at most {DEFAULT.memory_mib} MiB to fit an instance on queue "
+        rf"OptimalQueue \(its largest instance: {DEFAULT.vcpus} vCPU, {DEFAULT.memory_mib} "
+        rf"MiB\), got 2048000 MiB",
     ),
     Case(
         "grant_submit: GPU job on a queue without GPU instances",

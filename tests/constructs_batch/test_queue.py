@@ -220,12 +220,13 @@ def test_queue_placement_names_prefixed_argument(platform: Platform) -> None:
     errors = platform.default.placement_errors(
         vcpus=200, memory_mib=2048, gpus=0, fargate=False, argument_prefix="loader_"
     )
-    # THEN the message names loader_vcpus, the queue and the largest instance (optimal's)
-    optimal = limits.instance_class_capacity("optimal")
-    assert optimal is not None
+    # THEN the message names loader_vcpus, the queue and the largest instance (of
+    # Batch's default types)
+    default = limits.instance_class_capacity("default_x86_64")
+    assert default is not None
     assert errors == [
-        f"loader_vcpus must be at most {optimal.vcpus} to fit an instance on queue Default "
-        f"(its largest instance: {optimal.vcpus} vCPU, {optimal.memory_mib} MiB), got 200"
+        f"loader_vcpus must be at most {default.vcpus} to fit an instance on queue Default "
+        f"(its largest instance: {default.vcpus} vCPU, {default.memory_mib} MiB), got 200"
     ]
 
 
