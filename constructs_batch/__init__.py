@@ -22,6 +22,7 @@ from constructs_batch.compute import (
 from constructs_batch.cost import FixedCost, estimate_fixed_monthly_cost
 from constructs_batch.job import BatchJob, ContainerJob, SecretSource, retry_strategies
 from constructs_batch.limits import InstanceCapacity
+from constructs_batch.multinode import MultiNodeJob, NodeRange
 from constructs_batch.network import BatchNetwork, NetworkProfile
 from constructs_batch.pipeline import CsvToDynamoDbPipeline
 from constructs_batch.platform import BatchPlatform
@@ -47,7 +48,9 @@ __all__ = [
     "FixedCost",
     "IBatchQueue",
     "InstanceCapacity",
+    "MultiNodeJob",
     "NetworkProfile",
+    "NodeRange",
     "PlainCompute",
     "QueueCapacity",
     "SecretSource",

@@ -128,6 +128,14 @@ class BatchCompute(Construct):
         """
         return None
 
+    def multi_node_instance_types(self) -> tuple[str, ...]:
+        """The instance types multi-node parallel jobs can run on here; empty if none.
+
+        Only on-demand, managed EC2 environments run them, with at most 5 security
+        groups, in subnets with outbound access (nodes get no public IP).
+        """
+        return ()
+
 
 class PlainCompute:
     """A plain aws-cdk-lib compute environment, seen as a :class:`BatchCompute` is.
@@ -178,6 +186,10 @@ class PlainCompute:
     def largest_instance(self) -> InstanceCapacity | None:
         """As :meth:`BatchCompute.largest_instance`: None for Fargate, unmanaged or unknown."""
         return _largest(self.instance_types) if self.instance_types else None
+
+    def multi_node_instance_types(self) -> tuple[str, ...]:
+        """As :meth:`BatchCompute.multi_node_instance_types` (the subnets are not known)."""
+        return _multi_node_types(self, self.instance_types, public_subnets=False)
 
 
 def as_batch_compute(environment: object) -> BatchCompute | PlainCompute | None:
@@ -496,6 +508,10 @@ class Ec2Compute(BatchCompute):
         self.architecture = requested or _architecture(self.instance_types)
         self.max_vcpus = max_vcpus
         self.assign_public_ip = network.assign_public_ip
+
+    def multi_node_instance_types(self) -> tuple[str, ...]:
+        """As :meth:`BatchCompute.multi_node_instance_types`."""
+        return _multi_node_types(self, self.instance_types, public_subnets=self.assign_public_ip)
 
     def _warn_about_network(
         self, network: BatchNetwork, placement_group: ec2.IPlacementGroup | None
@@ -897,6 +913,20 @@ def _instance_class_name(instance_class: ec2.InstanceClass) -> str:
 
 def _capacity(name: str) -> InstanceCapacity | None:
     return instance_capacity(name) if "." in name else instance_class_capacity(name)
+
+
+def _multi_node_types(
+    compute: BatchCompute | PlainCompute, instance_names: Sequence[str], *, public_subnets: bool
+) -> tuple[str, ...]:
+    """``instance_names`` if ``compute`` can run multi-node parallel jobs, else ()."""
+    eligible = (
+        not compute.fargate
+        and not compute.spot
+        and bool(instance_names)
+        and not public_subnets
+        and len(compute.security_groups) <= MAX_SECURITY_GROUPS
+    )
+    return tuple(instance_names) if eligible else ()
 
 
 def _architecture(instance_names: Sequence[str]) -> str | None:

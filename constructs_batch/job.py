@@ -166,7 +166,7 @@ class BatchJob(Construct):
                 queue's capacity cannot be known.
         """
         queue = as_batch_queue(queue)
-        _raise_unless_pending(queue, self.placement_errors(queue))
+        raise_unless_pending(queue, self.placement_errors(queue))
         all_revisions = self.all_revisions_arn
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
@@ -382,7 +382,7 @@ class ContainerJob(BatchJob):
             queue.architecture if queue else None
         )
         own_errors = spec.errors(fargate=is_fargate)
-        _raise_unless_pending(
+        raise_unless_pending(
             queue,
             [
                 *own_errors,
@@ -396,7 +396,7 @@ class ContainerJob(BatchJob):
                 ),
                 *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
                 *log_driver_errors(log_driver, fargate=is_fargate),
-                *_attempt_errors(retry_attempts, timeout),
+                *attempt_errors(retry_attempts, timeout),
                 *(
                     [
                         *queue.placement_errors(
@@ -494,7 +494,7 @@ class ContainerJob(BatchJob):
         ]
 
 
-def _raise_unless_pending(queue: IBatchQueue | None, errors: Sequence[str]) -> None:
+def raise_unless_pending(queue: IBatchQueue | None, errors: Sequence[str]) -> None:
     """Raise the errors, unless they were judged against a queue whose lookup is pending.
 
     On the CDK CLI's first pass a looked-up queue's platform and capacity are not known
@@ -537,7 +537,7 @@ def _platform_errors(
     return errors
 
 
-def _attempt_errors(retry_attempts: int, timeout: Duration | None) -> list[str]:
+def attempt_errors(retry_attempts: int, timeout: Duration | None) -> list[str]:
     """Retry attempts 1 to 10 and an attempt timeout of at least 60 s (RetryStrategy, JobTimeout)."""
     return [
         *limits.check_range(

@@ -144,6 +144,7 @@ class IBatchQueue(Protocol):
         fargate: bool,
         argument_prefix: str = "",
         architecture: str | None = None,
+        multi_node_instance_type: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run on the queue; empty if it can."""
         ...
@@ -179,6 +180,7 @@ class _CapacityQueue:
         fargate: bool,
         argument_prefix: str = "",
         architecture: str | None = None,
+        multi_node_instance_type: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run here (see QueueCapacity)."""
         if self.lookup_pending:
@@ -191,6 +193,7 @@ class _CapacityQueue:
             where=f"queue {self.node.id}",
             argument_prefix=argument_prefix,
             architecture=architecture,
+            multi_node_instance_type=multi_node_instance_type,
         )
 
 
@@ -517,6 +520,7 @@ class BatchQueue(Construct):
         fargate: bool,
         argument_prefix: str = "",
         architecture: str | None = None,
+        multi_node_instance_type: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run on this queue; empty if it can.
 
@@ -536,6 +540,9 @@ class BatchQueue(Construct):
                 caller whose arguments are named, say, ``job_vcpus``). Default: "".
             architecture: the CPU architecture the job's image needs (``x86_64`` or
                 ``arm64``), checked against an EC2 queue's. Default: None (any).
+            multi_node_instance_type: for a node of a multi-node parallel job, its
+                instance type (see :meth:`QueueCapacity.multi_node_errors`).
+                Default: None (not a multi-node job).
 
         Returns:
             One message per problem, naming the argument, its value, this queue and
@@ -552,7 +559,12 @@ class BatchQueue(Construct):
                 where=where,
                 argument_prefix=p,
                 architecture=architecture,
+                multi_node_instance_type=multi_node_instance_type,
             )
+        if multi_node_instance_type is not None:
+            multi_node = self.capacity.multi_node_errors(multi_node_instance_type, where=where)
+            if multi_node:
+                return multi_node
         errors = platform_errors(
             queue_fargate=self.fargate,
             vcpus=vcpus,
@@ -774,11 +786,18 @@ def _derived_capacity(
             memory_mib=memory,
             gpus=0,
             assign_public_ip=assign_public_ip,
+            multi_node_instance_types=(),
         )
+    multi_node = tuple(dict.fromkeys(n for env in envs for n in env.multi_node_instance_types()))
     largest: list[InstanceCapacity | None] = [env.largest_instance() for env in envs]
     known = [(env, cap) for env, cap in zip(envs, largest, strict=True) if cap is not None]
     if len(known) < len(envs):
-        return QueueCapacity(fargate=False, architecture=architecture, gpus=None)
+        return QueueCapacity(
+            fargate=False,
+            architecture=architecture,
+            gpus=None,
+            multi_node_instance_types=multi_node,
+        )
     per_env_vcpus = [
         cap.vcpus
         if env.max_vcpus is None or limits.is_token(env.max_vcpus)
@@ -791,6 +810,7 @@ def _derived_capacity(
         vcpus=max(per_env_vcpus),
         memory_mib=max(cap.memory_mib for _, cap in known),
         gpus=max(cap.gpus for _, cap in known),
+        multi_node_instance_types=multi_node,
     )
 
 

@@ -19,14 +19,16 @@ from helpers import make_app
 
 from constructs_batch.compute import BatchCompute, Ec2Compute, FargateCompute, UnmanagedCompute
 from constructs_batch.job import ContainerJob
-from constructs_batch.limits import instance_class_capacity
+from constructs_batch.limits import instance_capacity, instance_class_capacity
+from constructs_batch.multinode import MultiNodeJob, NodeRange
 from constructs_batch.network import BatchNetwork, NetworkProfile
 from constructs_batch.queue import BatchQueue
 
 IMAGE = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/busybox:1.36")
 DEFAULT = instance_class_capacity("default_x86_64")
 C6I = instance_class_capacity("c6i")
-assert DEFAULT is not None and C6I is not None
+C5N = instance_capacity("c5n.18xlarge")
+assert DEFAULT is not None and C6I is not None and C5N is not None
 
 
 class Scene:
@@ -85,6 +87,19 @@ class Scene:
         )
         self.secret = secretsmanager.Secret(self.stack, "Secret")
         self.file_system = efs.FileSystem(self.stack, "FileSystem", vpc=network.vpc)
+        private = BatchNetwork(self.stack, "Private", profile=NetworkProfile.PRIVATE_NAT)
+        self.hpc_queue = BatchQueue(
+            self.stack,
+            "HpcQueue",
+            environments=[
+                Ec2Compute(self.stack, "Hpc", network=private, instance_types=[_it("c5n.18xlarge")])
+            ],
+        )
+        self.private_spot_queue = BatchQueue(
+            self.stack,
+            "PrivateSpotQueue",
+            environments=[Ec2Compute(self.stack, "PrivateSpot", network=private, spot=True)],
+        )
         self._ids = itertools.count()
 
     def new_id(self, prefix: str) -> str:
@@ -98,6 +113,10 @@ class Scene:
 
     def submit(self, queue: BatchQueue, **kwargs: Any) -> None:
         self.job(**kwargs).grant_submit(self.submitter, queue)
+
+    def multi_node(self, **kwargs: Any) -> MultiNodeJob:
+        options = {"instance_type": _it("c5n.18xlarge"), "nodes": 4, **kwargs}
+        return MultiNodeJob(self.stack, self.new_id("Mnp"), image=IMAGE, **options)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +132,10 @@ class Case:
 
     def __str__(self) -> str:
         return self.name
+
+
+def _it(name: str) -> ec2.InstanceType:
+    return ec2.InstanceType(name)
 
 
 def _envs(scene: Scene, *names: str) -> list[BatchCompute]:
@@ -473,6 +496,85 @@ CASES = [
         "grant_submit: Fargate job without a public IP to a queue that needs one",
         lambda s: s.submit(s.fargate_queue, fargate=True),
         "assign_public_ip must be True to run on queue FargateQueue",
+    ),
+    # --- MultiNodeJob ---------------------------------------------------------------
+    Case(
+        "multi-node job of no node",
+        lambda s: s.multi_node(nodes=0),
+        "nodes must be at least 1, got 0",
+    ),
+    Case(
+        "multi-node job whose main node is not a node",
+        lambda s: s.multi_node(main_node=4),
+        r"main_node must be between 0 and nodes - 1 \(3\), got 4",
+    ),
+    Case(
+        "multi-node range past the last node",
+        lambda s: s.multi_node(node_ranges=[NodeRange(start_node=2, end_node=4)]),
+        r"node_ranges\[0\] must cover nodes within 0 to 3 with start_node <= end_node, got 2 to 4",
+    ),
+    Case(
+        "multi-node ranges that overlap",
+        lambda s: s.multi_node(
+            node_ranges=[NodeRange(start_node=0, end_node=1), NodeRange(start_node=1)]
+        ),
+        r"node_ranges\[1\] must not overlap another range, got 1 to 1 \(also in node_ranges\[0\]\)",
+    ),
+    Case(
+        "multi-node job of seven node groups",
+        lambda s: s.multi_node(nodes=8, node_ranges=[NodeRange(start_node=n) for n in (1, 3, 5)]),
+        "node_ranges must make at most 5 node groups with the job's container in the gaps, got 7",
+    ),
+    Case(
+        "multi-node job on an instance family",
+        lambda s: s.multi_node(instance_type=_it("c5n")),
+        r"instance_type must be one instance type with its size \(all nodes use it\), got 'c5n'",
+    ),
+    Case(
+        "multi-node job on an instance type that does not exist",
+        lambda s: s.multi_node(instance_type=_it("c5n.7xlarge")),
+        r"instance_type must be an EC2 instance type \(1437 known to botocore",
+    ),
+    Case(
+        "EFA on an instance size without EFA",
+        lambda s: s.multi_node(instance_type=_it("c5n.xlarge"), efa=True),
+        r"instance_type must support EFA with efa=True \(c5n does in sizes 18xlarge, 9xlarge, "
+        r"metal\), got c5n.xlarge",
+    ),
+    Case(
+        "multi-node node larger than its instance",
+        lambda s: s.multi_node(vcpus=96, memory=Size.gibibytes(256)),
+        rf"vcpus must be at most 72 to fit a c5n.18xlarge node, got 96; memory must be at most "
+        rf"{C5N.memory_mib} MiB to fit a c5n.18xlarge node \(what its ECS agent registers\), "
+        rf"got 262144 MiB",
+    ),
+    Case(
+        "multi-node range with GPUs its instance has not",
+        lambda s: s.multi_node(node_ranges=[NodeRange(start_node=0, gpus=1)]),
+        r"node_ranges\[0\].gpus must be at most 0 to fit a c5n.18xlarge node, got 1",
+    ),
+    Case(
+        "multi-node job on a Fargate queue",
+        lambda s: s.multi_node(queue=s.fargate_queue),
+        "queue FargateQueue runs on Fargate: multi-node parallel jobs run on EC2 compute "
+        "environments only",
+    ),
+    Case(
+        "multi-node job on a queue in public subnets",
+        lambda s: s.multi_node(queue=s.c6i_queue),
+        r"queue C6iQueue has no compute environment that can run multi-node parallel jobs: they "
+        r"need on-demand, managed EC2 environments \(not Spot, Fargate or unmanaged\)",
+    ),
+    Case(
+        "multi-node job on a type its queue does not launch",
+        lambda s: s.multi_node(queue=s.hpc_queue, instance_type=_it("m6i.32xlarge")),
+        r"instance_type must be one that the multi-node environments of queue HpcQueue launch "
+        r"\(c5n.18xlarge\), got m6i.32xlarge",
+    ),
+    Case(
+        "grant_submit: multi-node job to a Spot queue",
+        lambda s: s.multi_node().grant_submit(s.submitter, s.private_spot_queue),
+        "queue PrivateSpotQueue has no compute environment that can run multi-node parallel jobs",
     ),
     # --- grant_submit on a queue the job cannot run on ------------------------------
     Case(
