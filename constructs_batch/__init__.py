@@ -20,7 +20,7 @@ from constructs_batch.compute import (
     secure_launch_template,
 )
 from constructs_batch.cost import FixedCost, estimate_fixed_monthly_cost
-from constructs_batch.job import BatchJob, ContainerJob, SecretSource, retry_strategies
+from constructs_batch.job import BatchJob, ContainerJob, SecretSource, Sidecar, retry_strategies
 from constructs_batch.limits import InstanceCapacity
 from constructs_batch.multinode import MultiNodeJob, NodeRange
 from constructs_batch.network import BatchNetwork, NetworkProfile
@@ -54,6 +54,7 @@ __all__ = [
     "PlainCompute",
     "QueueCapacity",
     "SecretSource",
+    "Sidecar",
     "UnmanagedCompute",
     "allow_nfs_from",
     "architecture_name",

@@ -33,6 +33,7 @@ from constructs_batch._arguments import checked_arguments
 from constructs_batch._container import (
     DEFAULT_SCRATCH_PATH,
     SCRATCH_VOLUME,
+    Container,
     ContainerSpec,
     FargateSettings,
     SecretSource,
@@ -45,6 +46,7 @@ from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.capacity import architecture_name
 from constructs_batch.queue import IBatchQueue, as_batch_queue
+from constructs_batch.sidecar import Sidecar, render_multi_container, sidecar_errors
 from constructs_batch.volumes import allow_nfs_from, grant_volume_access
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "BatchJob",
     "ContainerJob",
     "SecretSource",
+    "Sidecar",
     "retry_strategies",
 ]
 
@@ -222,8 +225,9 @@ class ContainerJob(BatchJob):
             write the logs.
         job_role: the role the container's code runs as; grant it what the job needs.
         fargate: True for a Fargate job.
-        vcpus: the vCPUs the job reserves.
-        memory_mib: the memory (MiB) the job reserves.
+        sidecar_containers: the container definition of each sidecar, by name.
+        vcpus: the vCPUs the job reserves (all its containers).
+        memory_mib: the memory (MiB) the job reserves (all its containers).
         gpus: the GPUs the job reserves (EC2 only).
         architecture: the CPU architecture of the image (``x86_64`` or ``arm64``),
             given or the queue's; None when not known.
@@ -274,6 +278,7 @@ class ContainerJob(BatchJob):
         enable_execute_command: bool = False,
         cpu_architecture: ecs.CpuArchitecture | None = None,
         log_driver: ecs.LogDriver | None = None,
+        sidecars: Sequence[Sidecar] | None = None,
     ) -> None:
         """Create the job definition, its log group and roles.
 
@@ -355,6 +360,14 @@ class ContainerJob(BatchJob):
                 ``ecs.LogDrivers.splunk(..., secret_token=ecs.Secret.from_secrets_manager(s))``:
                 secret options are granted to the execution role like ``secrets``. On
                 Fargate awslogs or splunk only. Default: None (awslogs to ``log_group``).
+            sidecars: containers beside the main one (a log or metrics agent, a
+                proxy, a setup step), each a :class:`~constructs_batch.sidecar.Sidecar`:
+                the job definition becomes a multi-container one (``EcsProperties``),
+                the main container named ``main`` and essential, and what the job
+                reserves is the sum of all containers (a Fargate combination, or
+                within the queue's largest instance). Sidecars log to ``log_group``
+                and share the scratch volume; their containers are in
+                ``sidecar_containers``. Default: None (one container).
 
         Raises:
             ValueError: listing every invalid argument, including every reason the
@@ -381,7 +394,15 @@ class ContainerJob(BatchJob):
         architecture = architecture_name(cpu_architecture) or (
             queue.architecture if queue else None
         )
-        own_errors = spec.errors(fargate=is_fargate)
+        sidecars = list(sidecars or ())
+        total_vcpus = vcpus + sum(s.vcpus for s in sidecars)
+        total_memory_mib = spec.memory_mib + sum(
+            s.memory.to_mebibytes(rounding=SizeRoundingBehavior.NONE) for s in sidecars
+        )
+        own_errors = [
+            *spec.errors(fargate=is_fargate),
+            *sidecar_errors(sidecars, fargate=is_fargate),
+        ]
         raise_unless_pending(
             queue,
             [
@@ -389,7 +410,11 @@ class ContainerJob(BatchJob):
                 # With a queue, its placement_errors report Fargate's rules (naming it).
                 *(
                     job_size_errors(
-                        vcpus=vcpus, memory_mib=spec.memory_mib, gpus=gpus, fargate=is_fargate
+                        vcpus=total_vcpus,
+                        memory_mib=total_memory_mib,
+                        gpus=gpus,
+                        fargate=is_fargate,
+                        label=" of all containers" if sidecars else "",
                     )
                     if queue is None and not own_errors
                     else []
@@ -400,8 +425,8 @@ class ContainerJob(BatchJob):
                 *(
                     [
                         *queue.placement_errors(
-                            vcpus=vcpus,
-                            memory_mib=int(spec.memory_mib),
+                            vcpus=total_vcpus,
+                            memory_mib=int(total_memory_mib),
                             gpus=gpus,
                             fargate=is_fargate,
                             architecture=architecture_name(cpu_architecture),
@@ -416,8 +441,8 @@ class ContainerJob(BatchJob):
         super().__init__(scope, construct_id)
 
         self.fargate = is_fargate
-        self.vcpus = vcpus
-        self.memory_mib = int(spec.memory_mib)
+        self.vcpus = total_vcpus
+        self.memory_mib = int(total_memory_mib)
         self.gpus = gpus
         self.architecture = architecture
         self._cpu_architecture = architecture_name(cpu_architecture)
@@ -452,7 +477,7 @@ class ContainerJob(BatchJob):
             acknowledge_execute_command(self.job_role)
         # The L2 creates the execution role and grants it the secrets and the logs.
         self.execution_role = self.container.execution_role
-        acknowledge_image_pull(self.execution_role, [image])
+        acknowledge_image_pull(self.execution_role, [image, *(s.image for s in sidecars)])
 
         self.job_definition = batch.EcsJobDefinition(
             self,
@@ -466,10 +491,31 @@ class ContainerJob(BatchJob):
         )
         cfn = self.job_definition.node.default_child
         assert isinstance(cfn, batch.CfnJobDefinition)
-        spec.finish(cfn, "ContainerProperties")
+        self.sidecar_containers: dict[str, batch.EcsEc2ContainerDefinition] = {}
+        checked: list[tuple[ContainerSpec, Container]] = [(spec, self.container)]
+        for index, sidecar in enumerate(sidecars):
+            sidecar_spec = sidecar.spec(index, scratch_path if spec.has_scratch else None)
+            container = sidecar_spec.build(
+                self,
+                f"Sidecar{index}",
+                job_role=self.job_role,
+                logging=logging,
+                execution_role=self.execution_role,
+            )
+            assert isinstance(container, batch.EcsEc2ContainerDefinition)
+            self.sidecar_containers[sidecar.name] = container
+            checked.append((sidecar_spec, container))
+        if sidecars:
+            render_multi_container(
+                self,
+                job_definition=cfn,
+                sidecars=[(s, self.sidecar_containers[s.name]) for s in sidecars],
+            )
+        spec.finish(cfn, "EcsProperties.TaskProperties.0" if sidecars else "ContainerProperties")
         grant_volume_access(self, self.job_role, spec.data_volumes)
         allow_nfs_from(spec.data_volumes, queue.security_groups if queue else ())
-        self.node.add_validation(spec.check_later(self.container, fargate=is_fargate))
+        for checked_spec, container in checked:
+            self.node.add_validation(checked_spec.check_later(container, fargate=is_fargate))
 
     def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
         """Why this job can never run on ``queue``; empty if it can.

@@ -98,6 +98,9 @@ class NodeRange:
         return replace(spec, argument_prefix=prefix, **changes)  # type: ignore[arg-type]
 
 
+NodeRange.__init__ = checked_arguments(NodeRange.__init__)  # type: ignore[method-assign]
+
+
 class MultiNodeJob(BatchJob):
     """A multi-node parallel job definition on EC2, validated against its queue.
 

@@ -18,7 +18,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from helpers import make_app
 
 from constructs_batch.compute import BatchCompute, Ec2Compute, FargateCompute, UnmanagedCompute
-from constructs_batch.job import ContainerJob
+from constructs_batch.job import ContainerJob, Sidecar
 from constructs_batch.limits import instance_capacity, instance_class_capacity
 from constructs_batch.multinode import MultiNodeJob, NodeRange
 from constructs_batch.network import BatchNetwork, NetworkProfile
@@ -78,6 +78,7 @@ class Scene:
             self.stack, "SplitQueue", environments=[self.narrow, self.tall]
         )
         self.unknown_queue = BatchQueue(self.stack, "UnknownQueue", environments=[self.unknown])
+        self.narrow_queue = BatchQueue(self.stack, "NarrowQueue", environments=[self.narrow])
         self.graviton_queue = BatchQueue(self.stack, "GravitonQueue", environments=[self.graviton])
         self.fargate_queue = BatchQueue(
             self.stack, "FargateQueue", environments=[self.fargate_spot, self.fargate]
@@ -136,6 +137,11 @@ class Case:
 
 def _it(name: str) -> ec2.InstanceType:
     return ec2.InstanceType(name)
+
+
+def _sidecar(name: str = "agent", **kwargs: Any) -> Sidecar:
+    options = {"vcpus": 1, "memory": Size.mebibytes(512), **kwargs}
+    return Sidecar(name=name, image=IMAGE, **options)
 
 
 def _envs(scene: Scene, *names: str) -> list[BatchCompute]:
@@ -496,6 +502,81 @@ CASES = [
         "grant_submit: Fargate job without a public IP to a queue that needs one",
         lambda s: s.submit(s.fargate_queue, fargate=True),
         "assign_public_ip must be True to run on queue FargateQueue",
+    ),
+    # --- ContainerJob sidecars -------------------------------------------------------
+    Case(
+        "job with ten sidecars",
+        lambda s: s.job(sidecars=[_sidecar(f"s{n}") for n in range(10)]),
+        r"sidecars must be at most 9 \(a job runs up to 10 containers with the main one\), got 10",
+    ),
+    Case(
+        "sidecar named like the main container",
+        lambda s: s.job(sidecars=[_sidecar("main")]),
+        r"sidecars\[0\].name must be unique and not 'main', got 'main'",
+    ),
+    Case(
+        "sidecar with a name AWS refuses",
+        lambda s: s.job(sidecars=[_sidecar("log agent")]),
+        r"sidecars\[0\].name must be 1 to 255 letters, digits, '-' and '_', got 'log agent'",
+    ),
+    Case(
+        "main container waiting for a sidecar to be healthy",
+        lambda s: s.job(
+            sidecars=[_sidecar(main_waits_for=ecs.ContainerDependencyCondition.HEALTHY)]
+        ),
+        r"sidecars\[0\].main_waits_for must be one of START, COMPLETE, SUCCESS \(Batch "
+        r"containers have no health check, so HEALTHY never comes\), got HEALTHY",
+    ),
+    Case(
+        "main container waiting for an essential sidecar to complete",
+        lambda s: s.job(
+            sidecars=[
+                _sidecar(essential=True, main_waits_for=ecs.ContainerDependencyCondition.COMPLETE)
+            ]
+        ),
+        r"sidecars\[0\].main_waits_for must be START for the essential container 'agent'",
+    ),
+    Case(
+        "sidecar waiting for a container that does not exist",
+        lambda s: s.job(
+            sidecars=[_sidecar(depends_on={"proxy": ecs.ContainerDependencyCondition.START})]
+        ),
+        r"sidecars\[0\].depends_on\['proxy'\] must name a sidecar, got 'proxy'",
+    ),
+    Case(
+        "sidecars waiting for each other",
+        lambda s: s.job(
+            sidecars=[
+                _sidecar("a", depends_on={"b": ecs.ContainerDependencyCondition.START}),
+                _sidecar("b", depends_on={"a": ecs.ContainerDependencyCondition.START}),
+            ]
+        ),
+        "sidecars must not wait for each other in a circle, got a -> b -> a",
+    ),
+    Case(
+        "EC2 sidecar with a quarter vCPU",
+        lambda s: s.job(sidecars=[_sidecar(vcpus=0.25)]),
+        r"sidecars\[0\].vcpus on EC2 must be at least 1, got 0.25",
+    ),
+    Case(
+        "Fargate job whose containers add up to no Fargate size",
+        lambda s: s.job(fargate=True, sidecars=[_sidecar(vcpus=0.25)]),
+        "vcpus of all containers on Fargate must be one of 0.25, 0.5, 1, 2, 4, 8, 16, got 1.25",
+    ),
+    Case(
+        "sidecar job too large for the queue's largest instance",
+        lambda s: s.job(queue=s.narrow_queue, vcpus=4, sidecars=[_sidecar()]),
+        r"vcpus must be at most 4 to fit an instance on queue NarrowQueue",
+    ),
+    Case(
+        "sidecar secret with a reserved name",
+        lambda s: s.job(sidecars=[_sidecar(secrets={"AWS_BATCH_X": s.secret})]),
+        r"sidecars\[0\].secrets names must not start with AWS_BATCH, got 'AWS_BATCH_X'",
+    ),
+    Case(
+        "sidecar with a name that is not a string",
+        lambda s: _sidecar(7),
+        r"name must be str, got 7 \(int\)",
     ),
     # --- MultiNodeJob ---------------------------------------------------------------
     Case(

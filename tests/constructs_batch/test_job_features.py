@@ -18,13 +18,14 @@ from aws_cdk.assertions import Template
 from helpers import logical_id, make_app, properties
 
 from constructs_batch.compute import Ec2Compute, FargateCompute
-from constructs_batch.job import ContainerJob
+from constructs_batch.job import ContainerJob, Sidecar
 from constructs_batch.network import BatchNetwork, NetworkProfile
 from constructs_batch.queue import BatchQueue
 from constructs_batch.testing import nag_findings
 from constructs_batch.volumes import efs_volume
 
 IMAGE = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/busybox:1.36")
+AGENT = ecs.ContainerImage.from_registry("public.ecr.aws/cloudwatch-agent/cloudwatch-agent:latest")
 
 
 class Features:
@@ -100,6 +101,43 @@ class Features:
                 url="https://splunk.example.com:8088",
                 secret_token=ecs.Secret.from_secrets_manager(self.token),
             ),
+        )
+        self.agent_secret = secretsmanager.Secret(self.stack, "AgentKey")
+        Validations.of(self.agent_secret).acknowledge(
+            Acknowledgment(id="AwsSolutions-SMG4", reason="test fixture standing for a user's key")
+        )
+        self.sidecar_job = ContainerJob(
+            self.stack,
+            "SidecarJob",
+            image=IMAGE,
+            queue=self.fargate_queue,
+            vcpus=0.5,
+            memory=Size.mebibytes(1024),
+            volumes=[
+                efs_volume(name="results", container_path="/results", file_system=self.file_system)
+            ],
+            sidecars=[
+                Sidecar(
+                    name="metrics",
+                    image=AGENT,
+                    vcpus=0.25,
+                    memory=Size.mebibytes(512),
+                    secrets={"API_KEY": self.agent_secret},
+                ),
+                Sidecar(
+                    name="fetch",
+                    image=IMAGE,
+                    vcpus=0.25,
+                    memory=Size.mebibytes(512),
+                    command=["fetch-inputs"],
+                    main_waits_for=ecs.ContainerDependencyCondition.SUCCESS,
+                    depends_on={"metrics": ecs.ContainerDependencyCondition.START},
+                ),
+            ],
+        )
+        # The escape hatch after construction, on a multi-container job.
+        self.sidecar_job.container.add_volume(
+            efs_volume(name="late", container_path="/late", file_system=self.file_system)
         )
         self.template = Template.from_stack(self.stack)
         self.resources: dict[str, Any] = self.template.to_json()["Resources"]
@@ -279,4 +317,68 @@ def test_job_log_driver_secret_options_are_granted_like_secrets(features: Featur
     assert any(
         s["Resource"] == token and "secretsmanager:GetSecretValue" in s["Action"]
         for s in statements
+    )
+
+
+# --- sidecars -----------------------------------------------------------------------------
+def _task(features: Features) -> dict[str, Any]:
+    props = properties(features.resources, features.sidecar_job.job_definition)
+    assert "ContainerProperties" not in props
+    (task,) = props["EcsProperties"]["TaskProperties"]
+    task_properties: dict[str, Any] = task
+    return task_properties
+
+
+def test_sidecar_job_is_a_multi_container_job_definition(features: Features) -> None:
+    # GIVEN a Fargate job with a metrics agent and a setup step as sidecars
+    task = _task(features)
+    by_name = {c["Name"]: c for c in task["Containers"]}
+    # THEN the main container is essential and starts once the agent started and the setup
+    # step succeeded; the setup step waits for the agent
+    assert list(by_name) == ["main", "metrics", "fetch"]
+    assert by_name["main"]["Essential"] is True
+    assert by_name["main"]["DependsOn"] == [
+        {"ContainerName": "metrics", "Condition": "START"},
+        {"ContainerName": "fetch", "Condition": "SUCCESS"},
+    ]
+    assert by_name["metrics"]["Essential"] is False
+    assert by_name["fetch"]["DependsOn"] == [{"ContainerName": "metrics", "Condition": "START"}]
+    assert by_name["fetch"]["Command"] == ["fetch-inputs"]
+
+
+def test_sidecar_job_task_keeps_the_main_containers_task_settings(features: Features) -> None:
+    # GIVEN the sidecar job on a Fargate queue in a private network
+    task = _task(features)
+    job = features.sidecar_job
+    # THEN the roles, network and platform are the task's
+    assert task["ExecutionRoleArn"] == {"Fn::GetAtt": [logical_id(job.execution_role), "Arn"]}
+    assert task["TaskRoleArn"] == {"Fn::GetAtt": [logical_id(job.job_role), "Arn"]}
+    assert task["NetworkConfiguration"] == {"AssignPublicIp": "DISABLED"}
+    assert (job.vcpus, job.memory_mib) == (1.0, 2048)
+
+
+def test_sidecar_job_containers_share_the_scratch_and_keep_late_volumes(features: Features) -> None:
+    # GIVEN read-only sidecars, an EFS volume, and one more added after construction
+    task = _task(features)
+    mounts = {c["Name"]: c["MountPoints"] for c in task["Containers"]}
+    # THEN the task has each volume once, the scratch one without Host, and every
+    # container mounts the scratch volume at /tmp
+    assert [v["Name"] for v in task["Volumes"]] == ["scratch", "results", "late"]
+    assert task["Volumes"][0] == {"Name": "scratch"}
+    assert all(
+        {"ContainerPath": "/tmp", "ReadOnly": False, "SourceVolume": "scratch"} in m
+        for m in mounts.values()
+    )
+    assert [m["SourceVolume"] for m in mounts["main"]] == ["scratch", "results", "late"]
+
+
+def test_sidecar_secrets_are_read_by_the_execution_role(features: Features) -> None:
+    # GIVEN a secret of the metrics sidecar
+    metrics = next(c for c in _task(features)["Containers"] if c["Name"] == "metrics")
+    key = {"Ref": logical_id(features.agent_secret)}
+    statements = features.policy_statements(features.sidecar_job.execution_role)
+    # THEN it is injected and the job's execution role may read it
+    assert metrics["Secrets"] == [{"Name": "API_KEY", "ValueFrom": key}]
+    assert any(
+        s["Resource"] == key and "secretsmanager:GetSecretValue" in s["Action"] for s in statements
     )
