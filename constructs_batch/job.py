@@ -279,6 +279,7 @@ class ContainerJob(BatchJob):
         cpu_architecture: ecs.CpuArchitecture | None = None,
         log_driver: ecs.LogDriver | None = None,
         sidecars: Sequence[Sidecar] | None = None,
+        consumable_resources: Mapping[batch.IConsumableResource, int] | None = None,
     ) -> None:
         """Create the job definition, its log group and roles.
 
@@ -368,6 +369,10 @@ class ContainerJob(BatchJob):
                 within the queue's largest instance). Sidecars log to ``log_group``
                 and share the scratch volume; their containers are in
                 ``sidecar_containers``. Default: None (one container).
+            consumable_resources: what each job holds while it runs, by
+                ``batch.ConsumableResource`` (license seats, tokens): a whole quantity
+                of at least 1, at most the resource's total when it is known, up to 5
+                resources. A job waits in RUNNABLE until all are free. Default: None.
 
         Raises:
             ValueError: listing every invalid argument, including every reason the
@@ -421,6 +426,7 @@ class ContainerJob(BatchJob):
                 ),
                 *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
                 *log_driver_errors(log_driver, fargate=is_fargate),
+                *_consumable_resource_errors(consumable_resources or {}),
                 *attempt_errors(retry_attempts, timeout),
                 *(
                     [
@@ -512,6 +518,19 @@ class ContainerJob(BatchJob):
                 sidecars=[(s, self.sidecar_containers[s.name]) for s in sidecars],
             )
         spec.finish(cfn, "EcsProperties.TaskProperties.0" if sidecars else "ContainerProperties")
+        if consumable_resources:
+            # The L2 has no such property: set the L1's, which nothing else writes.
+            cfn.consumable_resource_properties = (
+                batch.CfnJobDefinition.ConsumableResourcePropertiesProperty(
+                    consumable_resource_list=[
+                        batch.CfnJobDefinition.ConsumableResourceRequirementProperty(
+                            consumable_resource=resource.consumable_resource_arn,
+                            quantity=quantity,
+                        )
+                        for resource, quantity in consumable_resources.items()
+                    ]
+                )
+            )
         grant_volume_access(self, self.job_role, spec.data_volumes)
         allow_nfs_from(spec.data_volumes, queue.security_groups if queue else ())
         for checked_spec, container in checked:
@@ -602,6 +621,40 @@ def _timeout_errors(timeout: Duration | None) -> list[str]:
     return [
         f"timeout must be at least {limits.MIN_TIMEOUT_SECONDS} seconds, got {_fmt(seconds)} seconds"
     ]
+
+
+def _consumable_resource_errors(resources: Mapping[batch.IConsumableResource, int]) -> list[str]:
+    """Up to 5 resources per job, each a whole quantity from 1 to the resource's total."""
+    errors = []
+    if len(resources) > limits.MAX_CONSUMABLE_RESOURCES_PER_JOB:
+        errors.append(
+            f"consumable_resources must name at most {limits.MAX_CONSUMABLE_RESOURCES_PER_JOB} "
+            f"resources, got {len(resources)}"
+        )
+    for resource, quantity in resources.items():
+        name = resource.node.id
+        if limits.is_token(quantity):
+            continue
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            errors.append(
+                f"consumable_resources[{name}] must be a whole quantity of at least 1, got "
+                f"{quantity!r}"
+            )
+            continue
+        total = _total_quantity(resource)
+        if total is not None and quantity > total:
+            errors.append(
+                f"consumable_resources[{name}] must be at most the resource's total quantity "
+                f"({total}): the job would wait in RUNNABLE forever, got {quantity}"
+            )
+    return errors
+
+
+def _total_quantity(resource: batch.IConsumableResource) -> int | None:
+    """The total of a resource defined in the app; None for an imported one or a token."""
+    child = resource.node.default_child
+    total = getattr(child, "total_quantity", None) if child is not None else None
+    return int(total) if isinstance(total, int | float) and not limits.is_token(total) else None
 
 
 def _public_ip_errors(

@@ -88,6 +88,7 @@ class Scene:
         )
         self.secret = secretsmanager.Secret(self.stack, "Secret")
         self.file_system = efs.FileSystem(self.stack, "FileSystem", vpc=network.vpc)
+        self.licenses = batch.ConsumableResource(self.stack, "Licenses", total_quantity=4)
         private = BatchNetwork(self.stack, "Private", profile=NetworkProfile.PRIVATE_NAT)
         self.hpc_queue = BatchQueue(
             self.stack,
@@ -577,6 +578,28 @@ CASES = [
         "sidecar with a name that is not a string",
         lambda s: _sidecar(7),
         r"name must be str, got 7 \(int\)",
+    ),
+    # --- ContainerJob consumable resources ---------------------------------------------
+    Case(
+        "job holding more of a resource than there is",
+        lambda s: s.job(consumable_resources={s.licenses: 5}),
+        r"consumable_resources\[Licenses\] must be at most the resource's total quantity "
+        r"\(4\): the job would wait in RUNNABLE forever, got 5",
+    ),
+    Case(
+        "job holding none of a resource",
+        lambda s: s.job(consumable_resources={s.licenses: 0}),
+        r"consumable_resources\[Licenses\] must be a whole quantity of at least 1, got 0",
+    ),
+    Case(
+        "job holding six resources",
+        lambda s: s.job(
+            consumable_resources={
+                batch.ConsumableResource(s.stack, s.new_id("Pool"), total_quantity=1): 1
+                for _ in range(6)
+            }
+        ),
+        "consumable_resources must name at most 5 resources, got 6",
     ),
     # --- MultiNodeJob ---------------------------------------------------------------
     Case(

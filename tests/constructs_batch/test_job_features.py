@@ -139,6 +139,14 @@ class Features:
         self.sidecar_job.container.add_volume(
             efs_volume(name="late", container_path="/late", file_system=self.file_system)
         )
+        self.licenses = batch.ConsumableResource(self.stack, "Licenses", total_quantity=10)
+        self.licensed_job = ContainerJob(
+            self.stack,
+            "LicensedJob",
+            image=IMAGE,
+            queue=self.ec2_queue,
+            consumable_resources={self.licenses: 2},
+        )
         self.template = Template.from_stack(self.stack)
         self.resources: dict[str, Any] = self.template.to_json()["Resources"]
 
@@ -382,3 +390,15 @@ def test_sidecar_secrets_are_read_by_the_execution_role(features: Features) -> N
     assert any(
         s["Resource"] == key and "secretsmanager:GetSecretValue" in s["Action"] for s in statements
     )
+
+
+# --- consumable resources -------------------------------------------------------------------
+def test_job_consumable_resources_land_in_the_job_definition(features: Features) -> None:
+    # GIVEN a job holding 2 of a 10-seat license pool
+    props = properties(features.resources, features.licensed_job.job_definition)
+    # THEN the job definition requires 2 of that resource, by ARN
+    assert props["ConsumableResourceProperties"] == {
+        "ConsumableResourceList": [
+            {"ConsumableResource": {"Ref": logical_id(features.licenses)}, "Quantity": 2}
+        ]
+    }
