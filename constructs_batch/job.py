@@ -404,25 +404,11 @@ class ContainerJob(BatchJob):
         total_memory_mib = spec.memory_mib + sum(
             s.memory.to_mebibytes(rounding=SizeRoundingBehavior.NONE) for s in sidecars
         )
-        own_errors = [
-            *spec.errors(fargate=is_fargate),
-            *sidecar_errors(sidecars, fargate=is_fargate),
-        ]
         raise_unless_pending(
             queue,
             [
-                *own_errors,
-                # With a queue, its placement_errors report Fargate's rules (naming it).
-                *(
-                    job_size_errors(
-                        vcpus=total_vcpus,
-                        memory_mib=total_memory_mib,
-                        gpus=gpus,
-                        fargate=is_fargate,
-                        label=" of all containers" if sidecars else "",
-                    )
-                    if queue is None and not own_errors
-                    else []
+                *_container_errors(
+                    spec, sidecars, is_fargate, queue, total_vcpus, total_memory_mib
                 ),
                 *_platform_errors(is_fargate, ephemeral_storage, assign_public_ip),
                 *log_driver_errors(log_driver, fargate=is_fargate),
@@ -458,12 +444,7 @@ class ContainerJob(BatchJob):
             else (queue.assign_public_ip if queue else False)
         )
         if queue is not None and is_fargate and assign_public_ip and not queue.assign_public_ip:
-            Annotations.of(self).add_warning_v2(
-                "constructs-batch:unroutable-public-ip",
-                f"assign_public_ip=True on queue {queue.node.id}, whose subnets are not public: "
-                "the public IP has no route (jobs reach AWS through NAT or VPC endpoints) "
-                "and each running job pays for a public IPv4 address",
-            )
+            _warn_unroutable_public_ip(self, queue)
         logging = self._add_log_group(log_retention, log_encryption_key)
         self.container = spec.build(
             self,
@@ -497,10 +478,30 @@ class ContainerJob(BatchJob):
         )
         cfn = self.job_definition.node.default_child
         assert isinstance(cfn, batch.CfnJobDefinition)
+        checked = [(spec, self.container), *self._add_sidecars(cfn, sidecars, spec, logging)]
+        spec.finish(cfn, "EcsProperties.TaskProperties.0" if sidecars else "ContainerProperties")
+        if consumable_resources:
+            _require_consumable_resources(cfn, consumable_resources)
+        grant_volume_access(self, self.job_role, spec.data_volumes)
+        allow_nfs_from(spec.data_volumes, queue.security_groups if queue else ())
+        for checked_spec, container in checked:
+            self.node.add_validation(checked_spec.check_later(container, fargate=is_fargate))
+
+    def _add_sidecars(
+        self,
+        job_definition: batch.CfnJobDefinition,
+        sidecars: Sequence[Sidecar],
+        spec: ContainerSpec,
+        logging: ecs.LogDriver,
+    ) -> list[tuple[ContainerSpec, Container]]:
+        """Build each sidecar's container and make the job definition a multi-container one.
+
+        Sidecars log to the job's log group and share its scratch volume.
+        """
         self.sidecar_containers: dict[str, batch.EcsEc2ContainerDefinition] = {}
-        checked: list[tuple[ContainerSpec, Container]] = [(spec, self.container)]
+        built: list[tuple[ContainerSpec, Container]] = []
         for index, sidecar in enumerate(sidecars):
-            sidecar_spec = sidecar.spec(index, scratch_path if spec.has_scratch else None)
+            sidecar_spec = sidecar.spec(index, spec.scratch_path if spec.has_scratch else None)
             container = sidecar_spec.build(
                 self,
                 f"Sidecar{index}",
@@ -510,31 +511,14 @@ class ContainerJob(BatchJob):
             )
             assert isinstance(container, batch.EcsEc2ContainerDefinition)
             self.sidecar_containers[sidecar.name] = container
-            checked.append((sidecar_spec, container))
+            built.append((sidecar_spec, container))
         if sidecars:
             render_multi_container(
                 self,
-                job_definition=cfn,
+                job_definition=job_definition,
                 sidecars=[(s, self.sidecar_containers[s.name]) for s in sidecars],
             )
-        spec.finish(cfn, "EcsProperties.TaskProperties.0" if sidecars else "ContainerProperties")
-        if consumable_resources:
-            # The L2 has no such property: set the L1's, which nothing else writes.
-            cfn.consumable_resource_properties = (
-                batch.CfnJobDefinition.ConsumableResourcePropertiesProperty(
-                    consumable_resource_list=[
-                        batch.CfnJobDefinition.ConsumableResourceRequirementProperty(
-                            consumable_resource=resource.consumable_resource_arn,
-                            quantity=quantity,
-                        )
-                        for resource, quantity in consumable_resources.items()
-                    ]
-                )
-            )
-        grant_volume_access(self, self.job_role, spec.data_volumes)
-        allow_nfs_from(spec.data_volumes, queue.security_groups if queue else ())
-        for checked_spec, container in checked:
-            self.node.add_validation(checked_spec.check_later(container, fargate=is_fargate))
+        return built
 
     def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
         """Why this job can never run on ``queue``; empty if it can.
@@ -621,6 +605,55 @@ def _timeout_errors(timeout: Duration | None) -> list[str]:
     return [
         f"timeout must be at least {limits.MIN_TIMEOUT_SECONDS} seconds, got {_fmt(seconds)} seconds"
     ]
+
+
+def _container_errors(
+    spec: ContainerSpec,
+    sidecars: Sequence[Sidecar],
+    fargate: bool,
+    queue: IBatchQueue | None,
+    total_vcpus: float,
+    total_memory_mib: float,
+) -> list[str]:
+    """The containers' own rules and, without a queue, Fargate's for their sum.
+
+    With a queue, its placement_errors report Fargate's rules (naming the queue).
+    """
+    errors = [*spec.errors(fargate=fargate), *sidecar_errors(sidecars, fargate=fargate)]
+    if queue is None and not errors:
+        errors = job_size_errors(
+            vcpus=total_vcpus,
+            memory_mib=total_memory_mib,
+            gpus=spec.gpus,
+            fargate=fargate,
+            label=" of all containers" if sidecars else "",
+        )
+    return errors
+
+
+def _warn_unroutable_public_ip(job: Construct, queue: IBatchQueue) -> None:
+    Annotations.of(job).add_warning_v2(
+        "constructs-batch:unroutable-public-ip",
+        f"assign_public_ip=True on queue {queue.node.id}, whose subnets are not public: "
+        "the public IP has no route (jobs reach AWS through NAT or VPC endpoints) "
+        "and each running job pays for a public IPv4 address",
+    )
+
+
+def _require_consumable_resources(
+    job_definition: batch.CfnJobDefinition, resources: Mapping[batch.IConsumableResource, int]
+) -> None:
+    # The L2 has no such property: set the L1's, which nothing else writes.
+    job_definition.consumable_resource_properties = (
+        batch.CfnJobDefinition.ConsumableResourcePropertiesProperty(
+            consumable_resource_list=[
+                batch.CfnJobDefinition.ConsumableResourceRequirementProperty(
+                    consumable_resource=resource.consumable_resource_arn, quantity=quantity
+                )
+                for resource, quantity in resources.items()
+            ]
+        )
+    )
 
 
 def _consumable_resource_errors(resources: Mapping[batch.IConsumableResource, int]) -> list[str]:

@@ -577,19 +577,10 @@ MAX_FARGATE_SUBNETS = 16
 #: Volume and container names: up to 255 letters, digits, hyphens and underscores
 #: (Volume name; ECS ContainerDefinition name, which Batch passes through).
 NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
-#: An image name: up to 255 letters, digits, hyphens, underscores, colons, periods,
-#: forward slashes and number signs, plus @ of a digest (ContainerProperties image).
-IMAGE_PATTERN = r"[A-Za-z0-9_\-:./#@]{1,255}"
 #: EFS rootDirectory is at most 4,096 characters; transitEncryptionPort 0 to 65,535
 #: (EFSVolumeConfiguration API).
 MAX_EFS_ROOT_DIRECTORY_LENGTH = 4096
 MAX_PORT = 65_535
-#: Fargate platform versions that mount EFS (Volume efsVolumeConfiguration API: "at
-#: least 1.4.0"); LATEST is one of them.
-FARGATE_EFS_PLATFORM_VERSIONS = ("1.4.0", "LATEST")
-#: LinuxParameters swappiness is a whole number 0 to 100 and only applies with maxSwap
-#: (LinuxParameters API; aws-cdk-lib drops it without max_swap).
-MAX_SWAPPINESS = 100
 #: Linux parameters Fargate refuses ("isn't applicable to jobs that are running on
 #: Fargate resources"; LinuxParameters API): initProcessEnabled is the one it allows.
 FARGATE_REFUSED_LINUX_PARAMETERS = {
@@ -605,10 +596,6 @@ FARGATE_LOG_DRIVERS = ("awslogs", "splunk")
 #: Containers of one multi-container job: "the task element can run up to 10
 #: containers" (EcsProperties API).
 MAX_CONTAINERS_PER_JOB = 10
-#: Start and stop timeouts of a container in a multi-container job: at least 2 s, at
-#: most 120 s on Fargate (TaskContainerProperties API).
-MIN_CONTAINER_TIMEOUT_SECONDS = 2
-MAX_FARGATE_CONTAINER_TIMEOUT_SECONDS = 120
 #: Dependency conditions Batch supports between containers (TaskContainerDependency
 #: API). ECS's HEALTHY is not one: Batch containers have no health check.
 CONTAINER_CONDITIONS = ("START", "COMPLETE", "SUCCESS")
@@ -621,11 +608,3 @@ MAX_CONSUMABLE_RESOURCES_PER_JOB = 5
 #: adjustable, so more is a warning) and node groups (hard limit, "Node groups").
 MAX_NODES = 1000
 MAX_NODE_GROUPS = 5
-
-# --- CloudWatch Logs (PutRetentionPolicy) ------------------------------------------------
-#: Retention days CloudWatch Logs accepts (PutRetentionPolicy retentionInDays); "never
-#: expire" is no retention policy (logs.RetentionDays.INFINITE).
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-    2557, 2922, 3288, 3653,
-)  # fmt: skip

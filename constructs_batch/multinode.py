@@ -259,24 +259,7 @@ class MultiNodeJob(BatchJob):
             job_spec = replace(job_spec, linux_parameters=linux_parameters)
             groups = _node_groups(job_spec, node_ranges, nodes)
             self._specs = _distinct(groups)
-        built: dict[int, batch.EcsEc2ContainerDefinition] = {}
-        self.containers: dict[str, batch.EcsEc2ContainerDefinition] = {}
-        ranges = []
-        for start, end, spec, key in groups:
-            if key not in built:
-                container = spec.build(
-                    self,
-                    "Container" if key == -1 else f"NodeRange{key}",
-                    job_role=self.job_role,
-                    logging=logging,
-                    execution_role=built[next(iter(built))].execution_role if built else None,
-                )
-                assert isinstance(container, batch.EcsEc2ContainerDefinition)
-                built[key] = container
-            self.containers[f"{start}:{end}"] = built[key]
-            ranges.append(
-                batch.MultiNodeContainer(start_node=start, end_node=end, container=built[key])
-            )
+        built, ranges = self._build_containers(groups, logging)
         self.execution_role = built[groups[0][3]].execution_role
         acknowledge_image_pull(self.execution_role, [spec.image for spec in self._specs])
 
@@ -302,6 +285,31 @@ class MultiNodeJob(BatchJob):
         for key, container in built.items():
             spec = next(s for _, _, s, k in groups if k == key)
             self.node.add_validation(spec.check_later(container, fargate=False))
+
+    def _build_containers(
+        self, groups: Sequence[_Group], logging: ecs.LogDriver
+    ) -> tuple[dict[int, batch.EcsEc2ContainerDefinition], list[batch.MultiNodeContainer]]:
+        """One container per distinct spec (the first creates the execution role), one
+        node range per group; sets ``containers``."""
+        built: dict[int, batch.EcsEc2ContainerDefinition] = {}
+        self.containers: dict[str, batch.EcsEc2ContainerDefinition] = {}
+        ranges = []
+        for start, end, spec, key in groups:
+            if key not in built:
+                container = spec.build(
+                    self,
+                    "Container" if key == -1 else f"NodeRange{key}",
+                    job_role=self.job_role,
+                    logging=logging,
+                    execution_role=next(iter(built.values())).execution_role if built else None,
+                )
+                assert isinstance(container, batch.EcsEc2ContainerDefinition)
+                built[key] = container
+            self.containers[f"{start}:{end}"] = built[key]
+            ranges.append(
+                batch.MultiNodeContainer(start_node=start, end_node=end, container=built[key])
+            )
+        return built, ranges
 
     def placement_errors(self, queue: IBatchQueue | batch.IJobQueue) -> list[str]:
         """Why this job can never run on ``queue``; empty if it can.

@@ -504,6 +504,11 @@ CASES = [
         lambda s: s.submit(s.fargate_queue, fargate=True),
         "assign_public_ip must be True to run on queue FargateQueue",
     ),
+    Case(
+        "job log retention in days instead of a RetentionDays",
+        lambda s: s.job(log_retention=10),
+        r"log_retention must be logs.RetentionDays, got 10 \(int\)",
+    ),
     # --- ContainerJob sidecars -------------------------------------------------------
     Case(
         "job with ten sidecars",
