@@ -293,6 +293,42 @@ class PlatformStack(Stack):
             timeout=Duration.minutes(30),
         )
 
+        # --- example Graviton job on the Fargate queue -----------------------------
+        graviton_log_group = logs.LogGroup(
+            self, "ExampleGravitonJobLogGroup", retention=logs.RetentionDays.ONE_MONTH
+        )
+        graviton_container = batch.EcsFargateContainerDefinition(
+            self,
+            "ExampleGravitonJobContainer",
+            image=ecs.ContainerImage.from_registry(EXAMPLE_JOB_IMAGE),
+            cpu=0.25,
+            memory=Size.mebibytes(512),
+            command=["uname", "-m"],
+            job_role=iam.Role(
+                self,
+                "ExampleGravitonJobRole",
+                assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+                description="Role the job's container runs as",
+            ),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=graviton_log_group),
+            readonly_root_filesystem=True,
+            assign_public_ip=True,
+            fargate_cpu_architecture=ecs.CpuArchitecture.ARM64,
+            volumes=[batch.EcsVolume.host(name="scratch", container_path="/tmp", readonly=False)],
+        )
+        graviton_job = batch.EcsJobDefinition(
+            self,
+            "ExampleGravitonJob",
+            container=graviton_container,
+            propagate_tags=True,
+            retry_attempts=3,
+            retry_strategies=retry_strategies(),
+            timeout=Duration.minutes(10),
+        )
+        graviton_resource = graviton_job.node.default_child
+        assert isinstance(graviton_resource, batch.CfnJobDefinition)
+        graviton_resource.add_property_deletion_override("ContainerProperties.Volumes.0.Host")
+
         # --- publish ARNs for other apps ----------------------------------------
         published = {
             "HighPriorityQueueArn": (
@@ -305,6 +341,20 @@ class PlatformStack(Stack):
                 "job-definitions/example",
                 example_job.job_definition_arn,
             ),
+        }
+        # Each queue's capacity, as the JSON BatchQueue.from_lookup reads, written by hand.
+        ec2_capacity = (
+            '{"architecture":"x86_64","assign_public_ip":false,"fargate":false,"gpus":0,'
+            '"memory_mib":1022329,"multi_node_instance_types":[],"vcpus":192}'
+        )
+        fargate_capacity = (
+            '{"architecture":"x86_64","assign_public_ip":true,"fargate":true,"gpus":0,'
+            '"memory_mib":122880,"multi_node_instance_types":[],"vcpus":16.0}'
+        )
+        published |= {
+            "HighPriorityQueueCapacity": ("queues/high-priority/capacity", ec2_capacity),
+            "DefaultQueueCapacity": ("queues/default/capacity", ec2_capacity),
+            "FargateQueueCapacity": ("queues/fargate/capacity", fargate_capacity),
         }
         for output_id, (path, arn) in published.items():
             ssm.StringParameter(

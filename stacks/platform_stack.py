@@ -25,8 +25,9 @@ class BatchPlatformStack(Stack):
 
     A :class:`~constructs_batch.platform.BatchPlatform` (network, Spot, on-demand and
     Fargate compute, three queues, each queue's ARN and capacity published under
-    ``/constructs-batch/<stack name>/queues/`` and as exported outputs) and an example
-    job reading a secret, whose job definition ARN is published beside them.
+    ``/constructs-batch/<stack name>/queues/`` and as exported outputs), an example
+    job reading a secret, whose job definition ARN is published beside them, and an
+    example Graviton (ARM64) job on the Fargate queue.
 
     Args:
         network_profile: how jobs reach the internet. Default: ``PUBLIC`` ($0 idle).
@@ -85,6 +86,18 @@ class BatchPlatformStack(Stack):
             environment={"DB_USER": "batch"},
             secrets={"DB_PASSWORD": (self.example_secret, "password")},
             timeout=Duration.minutes(30),
+        )
+        # Graviton on Fargate (Spot first): the same public image runs on ARM64.
+        self.example_graviton_job = ContainerJob(
+            self,
+            "ExampleGravitonJob",
+            image=ecs.ContainerImage.from_registry(EXAMPLE_JOB_IMAGE),
+            queue=self.fargate_queue,
+            cpu_architecture=ecs.CpuArchitecture.ARM64,
+            vcpus=0.25,
+            memory=Size.mebibytes(512),
+            command=["uname", "-m"],
+            timeout=Duration.minutes(10),
         )
         arn = self.example_job.job_definition.job_definition_arn
         ssm.StringParameter(
