@@ -4,6 +4,11 @@ A :class:`ContainerJob` is one ``batch.EcsJobDefinition`` (Fargate or EC2) with 
 log group, secrets wired to the execution role, a retry strategy that retries
 infrastructure failures and not application errors, and
 :meth:`ContainerJob.grant_submit`, which refuses a queue the job can never run on.
+Its container may mount data volumes (:mod:`constructs_batch.volumes`), take Linux
+settings, run on Graviton, have sidecars (:mod:`constructs_batch.sidecar`) and hold
+consumable resources. :class:`BatchJob` is what it shares with
+:class:`~constructs_batch.multinode.MultiNodeJob`; the container's own rules live in
+``constructs_batch._container``.
 """
 
 from __future__ import annotations
