@@ -92,18 +92,21 @@ def retry_strategies() -> list[batch.RetryStrategy]:
 
 
 def cancel_stuck_jobs() -> list[batch.JobStateTimeLimitAction]:
-    """Cancel jobs stuck in RUNNABLE for 30 minutes for capacity or configuration reasons."""
+    """Cancel jobs stuck in RUNNABLE: after a day waiting for capacity, 30 minutes misconfigured."""
     return [
         batch.JobStateTimeLimitAction(
-            max_time=Duration.minutes(30),
+            max_time=max_time,
             reason=reason,
             action=batch.JobStateTimeLimitActionsAction.CANCEL,
             state=batch.JobStateTimeLimitActionsState.RUNNABLE,
         )
-        for reason in (
-            batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY,
-            batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
-            batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT,
+        for reason, max_time in (
+            (batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY, Duration.days(1)),
+            (
+                batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE,
+                Duration.minutes(30),
+            ),
+            (batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT, Duration.minutes(30)),
         )
     ]
 
@@ -178,6 +181,7 @@ class PlatformStack(Stack):
                 spot=spot,
                 maxv_cpus=max_vcpus,
                 minv_cpus=0,
+                default_instance_classes=[batch.DefaultInstanceClass.X86_64],
                 allocation_strategy=(
                     batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED
                     if spot
@@ -293,6 +297,42 @@ class PlatformStack(Stack):
             timeout=Duration.minutes(30),
         )
 
+        # --- example Graviton job on the Fargate queue -----------------------------
+        graviton_log_group = logs.LogGroup(
+            self, "ExampleGravitonJobLogGroup", retention=logs.RetentionDays.ONE_MONTH
+        )
+        graviton_container = batch.EcsFargateContainerDefinition(
+            self,
+            "ExampleGravitonJobContainer",
+            image=ecs.ContainerImage.from_registry(EXAMPLE_JOB_IMAGE),
+            cpu=0.25,
+            memory=Size.mebibytes(512),
+            command=["uname", "-m"],
+            job_role=iam.Role(
+                self,
+                "ExampleGravitonJobRole",
+                assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+                description="Role the job's container runs as",
+            ),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=graviton_log_group),
+            readonly_root_filesystem=True,
+            assign_public_ip=True,
+            fargate_cpu_architecture=ecs.CpuArchitecture.ARM64,
+            volumes=[batch.EcsVolume.host(name="scratch", container_path="/tmp", readonly=False)],
+        )
+        graviton_job = batch.EcsJobDefinition(
+            self,
+            "ExampleGravitonJob",
+            container=graviton_container,
+            propagate_tags=True,
+            retry_attempts=3,
+            retry_strategies=retry_strategies(),
+            timeout=Duration.minutes(10),
+        )
+        graviton_resource = graviton_job.node.default_child
+        assert isinstance(graviton_resource, batch.CfnJobDefinition)
+        graviton_resource.add_property_deletion_override("ContainerProperties.Volumes.0.Host")
+
         # --- example workflow (Check, then FanOut as an array of 2), nightly, disabled
         _add_example_workflow(self, example_job, self.default_queue)
 
@@ -309,14 +349,21 @@ class PlatformStack(Stack):
                 example_job.job_definition_arn,
             ),
         }
-        # Each queue's capacity beside its ARN, written out by hand: the largest job
-        # each queue can place (vCPUs, memory the ECS agent registers, GPUs).
-        capacities = {
-            "HighPriorityQueueCapacity": ("queues/high-priority/capacity", _EC2_CAPACITY),
-            "DefaultQueueCapacity": ("queues/default/capacity", _EC2_CAPACITY),
-            "FargateQueueCapacity": ("queues/fargate/capacity", _FARGATE_CAPACITY),
+        # Each queue's capacity, as the JSON BatchQueue.from_lookup reads, written by hand.
+        ec2_capacity = (
+            '{"architecture":"x86_64","assign_public_ip":false,"fargate":false,"gpus":0,'
+            '"memory_mib":1022329,"multi_node_instance_types":[],"vcpus":192}'
+        )
+        fargate_capacity = (
+            '{"architecture":"x86_64","assign_public_ip":true,"fargate":true,"gpus":0,'
+            '"memory_mib":122880,"multi_node_instance_types":[],"vcpus":16.0}'
+        )
+        published |= {
+            "HighPriorityQueueCapacity": ("queues/high-priority/capacity", ec2_capacity),
+            "DefaultQueueCapacity": ("queues/default/capacity", ec2_capacity),
+            "FargateQueueCapacity": ("queues/fargate/capacity", fargate_capacity),
         }
-        for output_id, (path, value) in {**published, **capacities}.items():
+        for output_id, (path, value) in published.items():
             ssm.StringParameter(
                 self,
                 f"{output_id}Parameter",
@@ -360,16 +407,6 @@ def _batch_step(
         jitter_strategy=sfn.JitterType.FULL,
     )
     return step
-
-
-_EC2_CAPACITY = (
-    '{"architecture":"x86_64","assign_public_ip":false,"fargate":false,"gpus":0,'
-    '"memory_mib":487187,"vcpus":64}'
-)
-_FARGATE_CAPACITY = (
-    '{"architecture":"x86_64","assign_public_ip":true,"fargate":true,"gpus":0,'
-    '"memory_mib":122880,"vcpus":16}'
-)
 
 
 def _add_example_workflow(

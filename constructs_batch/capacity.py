@@ -14,9 +14,11 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, cast
 
+from aws_cdk import aws_ecs as ecs
+
 from constructs_batch import limits
 
-__all__ = ["ARCHITECTURES", "QueueCapacity"]
+__all__ = ["ARCHITECTURES", "QueueCapacity", "architecture_name"]
 
 #: CPU architectures a queue can run (its compute environments share one).
 ARCHITECTURES = ("x86_64", "arm64")
@@ -40,6 +42,11 @@ class QueueCapacity:
         gpus: the most GPUs one job can reserve; None when unknown. Default: 0.
         assign_public_ip: whether Fargate jobs placed there need a public IP to
             reach ECR (public subnets without NAT). Default: False.
+        multi_node_instance_types: the instance types and families (or Batch's
+            ``default_x86_64`` / ``default_arm64``) that its environments able to run
+            multi-node parallel jobs launch: on-demand managed EC2 in subnets with
+            outbound access, at most 5 security groups. Empty when none can.
+            Default: None (unknown: not checked).
 
     Raises:
         ValueError: a field has the wrong type or is out of range (all at once).
@@ -51,8 +58,12 @@ class QueueCapacity:
     memory_mib: int | None = None
     gpus: int | None = 0
     assign_public_ip: bool = False
+    multi_node_instance_types: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        names: Any = self.multi_node_instance_types
+        if isinstance(names, list):  # read back from JSON
+            object.__setattr__(self, "multi_node_instance_types", tuple(names))
         limits.raise_if_errors(_field_errors(self))
 
     def to_json(self) -> str:
@@ -101,6 +112,8 @@ class QueueCapacity:
         fargate: bool,
         where: str,
         argument_prefix: str = "",
+        architecture: str | None = None,
+        multi_node_instance_type: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never be placed with this capacity.
 
@@ -111,12 +124,22 @@ class QueueCapacity:
             fargate: whether the job is a Fargate job.
             where: what the capacity belongs to, for messages (``queue Shared``).
             argument_prefix: put before argument names in messages. Default: "".
+            architecture: the CPU architecture the job's image needs (``x86_64`` or
+                ``arm64``); checked on EC2 only (Fargate picks it per job).
+                Default: None (any).
+            multi_node_instance_type: for a node of a multi-node parallel job, its
+                instance type, which an environment able to run such jobs must launch.
+                Default: None (not a multi-node job).
 
         Returns:
             One message per problem, naming the argument, its value, ``where`` and
             the limit; empty when the job can be placed.
         """
         p = argument_prefix
+        if multi_node_instance_type is not None:
+            multi_node = self.multi_node_errors(multi_node_instance_type, where=where)
+            if multi_node:
+                return multi_node
         errors = platform_errors(
             queue_fargate=self.fargate,
             vcpus=vcpus,
@@ -128,6 +151,13 @@ class QueueCapacity:
         )
         if errors or fargate != self.fargate:
             return errors
+        errors = architecture_errors(
+            queue_architecture=self.architecture,
+            architecture=architecture,
+            fargate=fargate,
+            where=where,
+            argument_prefix=p,
+        )
         if any(limits.is_token(v) for v in (vcpus, memory_mib, gpus)):
             return errors
         capacity = f"its capacity: {self.describe()}"
@@ -151,6 +181,46 @@ class QueueCapacity:
                     f"{p}gpus must be at most {self.gpus} to run on {where} ({capacity}), got {gpus}"
                 )
         return errors
+
+    def multi_node_errors(self, instance_type: str, *, where: str) -> list[str]:
+        """Why a multi-node parallel job on ``instance_type`` can never run here.
+
+        Such jobs run on EC2 only, on on-demand managed environments whose nodes reach
+        ECR (they get no public IP), and one of them must launch the job's one instance
+        type (MNP compute environment guide; NodeRangeProperty API).
+        """
+        if self.fargate:
+            return [
+                f"{where} runs on Fargate: multi-node parallel jobs run on EC2 compute "
+                "environments only"
+            ]
+        names = self.multi_node_instance_types
+        if names is None:
+            return []
+        if not names:
+            return [
+                f"{where} has no compute environment that can run multi-node parallel jobs: "
+                "they need on-demand, managed EC2 environments (not Spot, Fargate or "
+                "unmanaged) with at most 5 security groups, in subnets with outbound access "
+                "through NAT or VPC endpoints (nodes get no public IP)"
+            ]
+        if any(_launches(name, instance_type) for name in names):
+            return []
+        return [
+            f"instance_type must be one that the multi-node environments of {where} launch "
+            f"({', '.join(names)}), got {instance_type}"
+        ]
+
+
+def _launches(name: str, instance_type: str) -> bool:
+    """Whether an ``instanceTypes`` entry (type, family or Batch alias) covers the type."""
+    family = instance_type.split(".")[0]
+    if name in (instance_type, family):
+        return True
+    aliases = dict(limits.DEFAULT_INSTANCE_FAMILIES)
+    # Batch treats "optimal" as default_x86_64 since 2025-11 (it used to be c4/m4/r4).
+    aliases["optimal"] = (*aliases["default_x86_64"], *limits.OPTIMAL_FAMILIES)
+    return family in aliases.get(name, ())
 
 
 def platform_errors(
@@ -189,6 +259,43 @@ def platform_errors(
         )
     )
     return errors
+
+
+def architecture_errors(
+    *,
+    queue_architecture: str | None,
+    architecture: str | None,
+    fargate: bool,
+    where: str,
+    argument_prefix: str = "",
+) -> list[str]:
+    """An EC2 job's CPU architecture must be its queue's: the instances run the image.
+
+    Fargate picks the architecture per job (runtimePlatform), so any queue will do;
+    an unknown architecture on either side is not checked.
+    """
+    if fargate or architecture is None or queue_architecture in (None, architecture):
+        return []
+    return [
+        f"{argument_prefix}cpu_architecture must be {queue_architecture.upper()} to run on "
+        f"{where}, whose compute environments are {queue_architecture}, got "
+        f"{architecture.upper()}"
+    ]
+
+
+def architecture_name(architecture: ecs.CpuArchitecture | None) -> str | None:
+    """``x86_64`` or ``arm64`` for aws-cdk-lib's two ``ecs.CpuArchitecture`` constants.
+
+    jsii objects do not compare by value: the constants are recognised by their object
+    reference, and an ``ecs.CpuArchitecture.of(...)`` of your own gives None (unchecked).
+    """
+    if architecture is None:
+        return None
+    known = {
+        ecs.CpuArchitecture.ARM64.__jsii_ref__.ref: "arm64",  # type: ignore[attr-defined]
+        ecs.CpuArchitecture.X86_64.__jsii_ref__.ref: "x86_64",  # type: ignore[attr-defined]
+    }
+    return known.get(architecture.__jsii_ref__.ref)  # type: ignore[attr-defined]
 
 
 def fargate_capacity(max_vcpus: float | None) -> tuple[float | None, int | None]:
@@ -236,6 +343,11 @@ def _field_errors(capacity: QueueCapacity) -> list[str]:
             errors.append(f"{name} must be at least {_fmt(low)}, got {_fmt(number)}")
         elif not inclusive and number <= low:
             errors.append(f"{name} must be greater than {_fmt(low)}, got {_fmt(number)}")
+    names: Any = capacity.multi_node_instance_types
+    if names is not None and (
+        not isinstance(names, tuple) or not all(isinstance(n, str) for n in names)
+    ):
+        errors.append(f"multi_node_instance_types must be names or None, got {names!r}")
     if capacity.fargate is True and capacity.gpus:
         errors.append(f"gpus must be 0 on Fargate (GPUs are EC2 only), got {capacity.gpus}")
     return errors

@@ -14,7 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, Fn, Size, SizeRoundingBehavior, Stack, Validations
+from aws_cdk import (
+    Acknowledgment,
+    Annotations,
+    Fn,
+    Size,
+    SizeRoundingBehavior,
+    Stack,
+    Validations,
+)
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
@@ -24,9 +32,14 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_batch._arguments import checked_arguments
+from constructs_batch._images import choose_image
+from constructs_batch.capacity import architecture_name
 from constructs_batch.limits import (
     AL2023_UNSUPPORTED_FAMILIES,
+    BATCH_INSTANCE_TYPE_ALIASES,
+    MAX_FARGATE_SUBNETS,
     MAX_GP3_VOLUME_GIB,
+    MAX_SECURITY_GROUPS,
     MAX_SPOT_BID_PERCENTAGE,
     MIN_ECS_ROOT_VOLUME_GIB,
     MIN_MAX_VCPUS,
@@ -35,6 +48,7 @@ from constructs_batch.limits import (
     MIN_VCPUS,
     InstanceCapacity,
     check_at_least,
+    check_instance_type_names,
     check_range,
     instance_capacity,
     instance_class_capacity,
@@ -42,7 +56,7 @@ from constructs_batch.limits import (
     is_token,
     raise_if_errors,
 )
-from constructs_batch.network import BatchNetwork
+from constructs_batch.network import BatchNetwork, select
 
 __all__ = [
     "DEFAULT_MAX_VCPUS",
@@ -95,6 +109,8 @@ class BatchCompute(Construct):
         max_vcpus: the environment's maximum vCPUs; None when unknown (unmanaged).
         assign_public_ip: whether Fargate jobs placed here need a public IP to reach
             ECR and the internet (public subnets without NAT).
+        security_groups: the security groups of the jobs (Fargate) or instances (EC2);
+            empty when not known.
     """
 
     compute_environment: batch.IComputeEnvironment
@@ -103,6 +119,7 @@ class BatchCompute(Construct):
     architecture: str | None
     max_vcpus: int | None
     assign_public_ip: bool
+    security_groups: tuple[ec2.ISecurityGroup, ...] = ()
 
     def largest_instance(self) -> InstanceCapacity | None:
         """The largest instance this environment can launch; None for Fargate or when unknown.
@@ -110,6 +127,14 @@ class BatchCompute(Construct):
         A job is placeable only if it fits this instance (and ``max_vcpus``).
         """
         return None
+
+    def multi_node_instance_types(self) -> tuple[str, ...]:
+        """The instance types multi-node parallel jobs can run on here; empty if none.
+
+        Only on-demand, managed EC2 environments run them, with at most 5 security
+        groups, in subnets with outbound access (nodes get no public IP).
+        """
+        return ()
 
 
 class PlainCompute:
@@ -126,8 +151,8 @@ class PlainCompute:
     Attributes:
         compute_environment: the L2 (the escape hatch).
         node: the L2's construct node (its id names it in messages).
-        fargate, spot, architecture, max_vcpus, assign_public_ip: as on
-            :class:`BatchCompute`.
+        fargate, spot, architecture, max_vcpus, assign_public_ip, security_groups: as
+            on :class:`BatchCompute`.
         instance_types: names of the instance types and classes it may launch,
             including Batch's optimal or default ones where the L2 may add them.
     """
@@ -149,10 +174,22 @@ class PlainCompute:
         self.instance_types = list(instance_types)
         self.architecture: str | None = "x86_64" if fargate else _architecture(instance_types)
         self.assign_public_ip = False
+        # Only environments built in the app know their groups (an imported one's
+        # connections cannot be read).
+        built = (batch.FargateComputeEnvironment, batch.ManagedEc2EcsComputeEnvironment)
+        self.security_groups: tuple[ec2.ISecurityGroup, ...] = (
+            tuple(compute_environment.connections.security_groups)
+            if isinstance(compute_environment, built)
+            else ()
+        )
 
     def largest_instance(self) -> InstanceCapacity | None:
         """As :meth:`BatchCompute.largest_instance`: None for Fargate, unmanaged or unknown."""
         return _largest(self.instance_types) if self.instance_types else None
+
+    def multi_node_instance_types(self) -> tuple[str, ...]:
+        """As :meth:`BatchCompute.multi_node_instance_types` (the subnets are not known)."""
+        return _multi_node_types(self, self.instance_types, public_subnets=False)
 
 
 def as_batch_compute(environment: object) -> BatchCompute | PlainCompute | None:
@@ -222,14 +259,27 @@ class FargateCompute(BatchCompute):
                 security group.
         """
         super().__init__(scope, construct_id)
-        raise_if_errors(check_at_least("max_vcpus", max_vcpus, MIN_MAX_VCPUS))
+        self.security_groups = tuple(security_groups or [network.security_group])
+        subnets = select(network.vpc, network.job_subnets).subnet_ids
+        errors = check_at_least("max_vcpus", max_vcpus, MIN_MAX_VCPUS)
+        if len(self.security_groups) > MAX_SECURITY_GROUPS:
+            errors.append(
+                f"security_groups must hold 1 to {MAX_SECURITY_GROUPS} security groups on "
+                f"Fargate, got {len(self.security_groups)}"
+            )
+        if len(subnets) > MAX_FARGATE_SUBNETS:
+            errors.append(
+                f"network must give Fargate at most {MAX_FARGATE_SUBNETS} job subnets, "
+                f"got {len(subnets)}"
+            )
+        raise_if_errors(errors)
 
         self.compute_environment: batch.FargateComputeEnvironment = batch.FargateComputeEnvironment(
             self,
             "ComputeEnvironment",
             vpc=network.vpc,
             vpc_subnets=network.job_subnets,
-            security_groups=list(security_groups or [network.security_group]),
+            security_groups=list(self.security_groups),
             spot=spot,
             maxv_cpus=max_vcpus,
         )
@@ -246,7 +296,7 @@ class Ec2Compute(BatchCompute):
     """A managed EC2 (on-demand or Spot) compute environment with a secure launch template.
 
     Instances launch from the ECS-optimized Amazon Linux 2023 AMI (its NVIDIA variant
-    with ``gpu=True``) through a launch template with IMDSv2 required, an encrypted gp3
+    for GPU instance types), or the ``machine_image`` given, through a launch template with IMDSv2 required, an encrypted gp3
     root volume and MIME multi-part user data. The template's latest version number is
     passed to the environment, so a template change triggers an infrastructure update
     that reaches new instances (Batch would otherwise keep the version it resolved
@@ -257,7 +307,8 @@ class Ec2Compute(BatchCompute):
         launch_template: the launch template passed to the environment.
         instance_role: the role of the instances (the ECS agent's permissions).
         instance_types: names of the instance types and classes it may launch
-            (``["optimal"]`` when none were given).
+            (``["default_x86_64"]`` or ``["default_arm64"]`` when none were given).
+        placement_group: the placement group of the instances; None without one.
     """
 
     @checked_arguments
@@ -274,11 +325,15 @@ class Ec2Compute(BatchCompute):
         instance_classes: Sequence[ec2.InstanceClass] | None = None,
         allocation_strategy: batch.AllocationStrategy | None = None,
         spot_bid_percentage: int | None = None,
-        gpu: bool = False,
+        gpu: bool | None = None,
         root_volume_size: Size | None = None,
         user_data: ec2.UserData | Sequence[str] | None = None,
         launch_template: ec2.LaunchTemplate | None = None,
         security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        cpu_architecture: ecs.CpuArchitecture | None = None,
+        machine_image: ec2.IMachineImage | None = None,
+        image_type: batch.EcsMachineImageType | None = None,
+        placement_group: ec2.IPlacementGroup | None = None,
     ) -> None:
         """Build the environment.
 
@@ -292,15 +347,18 @@ class Ec2Compute(BatchCompute):
             instance_types: instance types it may launch, all of one CPU architecture.
                 Default: none (see ``instance_classes``).
             instance_classes: instance families it may launch (Batch picks the size).
-                Default: Batch's "optimal" (C, M and R families, x86_64) when no
-                instance types or classes are given.
+                Default: Batch's default instance types when no instance types or
+                classes are given: ``default_x86_64`` (m6i, c6i, r6i, c7i) or, with
+                ``cpu_architecture=ARM64``, ``default_arm64`` (m6g, c6g, r6g, c7g).
             allocation_strategy: how Batch picks instances. Default:
                 ``SPOT_PRICE_CAPACITY_OPTIMIZED`` with Spot, ``BEST_FIT_PROGRESSIVE``
                 on-demand.
             spot_bid_percentage: highest Spot price as a percentage of on-demand,
                 1 to 100, only with ``spot=True``. Default: none (on-demand price).
-            gpu: launch the ECS GPU-optimized (NVIDIA) AMI; needs GPU instance types or
-                classes. Default: False.
+            gpu: launch the ECS GPU-optimized (NVIDIA) AMI (True; needs GPU instance
+                types or classes) or the plain one (False; refused with GPU types,
+                whose GPUs it never offers to jobs). Default: None (NVIDIA when an
+                instance type or class is an NVIDIA GPU family).
             root_volume_size: root volume of each instance, at least 30 GiB (the AMI's
                 own). Default: 30 GiB.
             user_data: extra user data: a ``MultipartUserData`` used as is, any other
@@ -310,25 +368,59 @@ class Ec2Compute(BatchCompute):
                 is still passed); cannot be combined with ``root_volume_size`` or
                 ``user_data``. Default: a secure template (see
                 :func:`secure_launch_template`).
-            security_groups: security groups of the instances. Default: the network's
+            security_groups: security groups of the instances (more than 5 exceeds the
+                default per-interface VPC quota: warned). Default: the network's
                 security group.
+            cpu_architecture: ``ecs.CpuArchitecture.ARM64`` for Graviton: picks Batch's
+                ``default_arm64`` types when none are given; must match the types
+                given. Default: None (x86_64 without types).
+            machine_image: a custom AMI (``imageIdOverride``), e.g. an ECS-optimized
+                AL2023 AMI you pin or one you built on it with drivers (EFA, NVIDIA).
+                ECS-optimized AMIs read from their public SSM parameters are checked
+                (Amazon Linux 2 refused, image type and architecture matched); for
+                others ``image_type`` is your claim Batch relies on. Default: None
+                (Batch's current AMI of ``image_type``).
+            image_type: ``ECS_AL2023`` or ``ECS_AL2023_NVIDIA`` (the AL2 types are
+                refused: Batch blocks new ECS environments on them since 2026-06-30).
+                Default: None (NVIDIA with GPU instance types or ``gpu=True``, else
+                ECS_AL2023; the type of a recognised ``machine_image``).
+            placement_group: an EC2 placement group for the instances; a cluster
+                group keeps tightly coupled (MNP, EFA) nodes close. A cluster group
+                lives in one Availability Zone: give the network one AZ or expect
+                launches in the others to fail (warned). Default: None.
         """
         super().__init__(scope, construct_id)
         type_names = [t.to_string() for t in instance_types or []]
         class_names = [_instance_class_name(c) for c in instance_classes or []]
-        self.instance_types: list[str] = (type_names + class_names) or [_OPTIMAL]
+        requested = architecture_name(cpu_architecture)
+        default = "default_arm64" if requested == "arm64" else "default_x86_64"
+        self.instance_types: list[str] = (type_names + class_names) or [default]
+        self.placement_group = placement_group
+        image = choose_image(
+            self,
+            instance_names=self.instance_types,
+            architecture=requested or _architecture(self.instance_types),
+            gpu=gpu,
+            machine_image=machine_image,
+            image_type=image_type,
+        )
+        self.security_groups = tuple(security_groups or [network.security_group])
         _validate_ec2(
             spot=spot,
             max_vcpus=max_vcpus,
             min_vcpus=min_vcpus,
             instance_names=self.instance_types,
+            explicit_names=type_names + class_names,
+            architecture=requested,
             allocation_strategy=allocation_strategy,
             spot_bid_percentage=spot_bid_percentage,
-            gpu=gpu,
+            gpu=image.image_type is batch.EcsMachineImageType.ECS_AL2023_NVIDIA,
             root_volume_size=root_volume_size,
             user_data=user_data,
             launch_template=launch_template,
+            image_errors=image.errors,
         )
+        self._warn_about_network(network, placement_group)
 
         self.launch_template: ec2.LaunchTemplate = launch_template or secure_launch_template(
             self,
@@ -341,28 +433,33 @@ class Ec2Compute(BatchCompute):
             if spot
             else batch.AllocationStrategy.BEST_FIT_PROGRESSIVE
         )
-        image_type = (
-            batch.EcsMachineImageType.ECS_AL2023_NVIDIA
-            if gpu
-            else batch.EcsMachineImageType.ECS_AL2023
-        )
         environment = batch.ManagedEc2EcsComputeEnvironment(
             self,
             "ComputeEnvironment",
             vpc=network.vpc,
             vpc_subnets=network.job_subnets,
-            security_groups=list(security_groups or [network.security_group]),
+            security_groups=list(self.security_groups),
             spot=spot,
             maxv_cpus=max_vcpus,
             minv_cpus=min_vcpus,
             instance_types=list(instance_types or []),
             instance_classes=list(instance_classes or []),
-            use_optimal_instance_classes=not (instance_types or instance_classes),
+            # Batch's default types (aws-cdk-lib 2.220 deprecated "optimal", which
+            # Batch now treats as default_x86_64 anyway).
+            default_instance_classes=None
+            if type_names or class_names
+            else [
+                batch.DefaultInstanceClass.ARM64
+                if default == "default_arm64"
+                else batch.DefaultInstanceClass.X86_64
+            ],
+            use_optimal_instance_classes=False if type_names or class_names else None,
             allocation_strategy=strategy,
             spot_bid_percentage=spot_bid_percentage,
-            # Explicit: without an Ec2Configuration Batch falls back to the AL2 AMI,
-            # whatever the CDK feature flag says.
-            images=[batch.EcsMachineImage(image_type=image_type)],
+            # Always explicit: aws-cdk-lib writes ECS_AL2 for an image without a type
+            # unless its AL2023 feature flag is set.
+            images=[batch.EcsMachineImage(image=machine_image, image_type=image.image_type)],
+            placement_group=placement_group,
             launch_template=self.launch_template,
             # BEST_FIT cannot do in-place infrastructure updates: a change that needs
             # new instances must replace the environment (safe: it has no fixed name).
@@ -408,9 +505,33 @@ class Ec2Compute(BatchCompute):
         self.instance_role: iam.IRole = instance_role
         self.fargate = False
         self.spot = spot
-        self.architecture = _architecture(self.instance_types)
+        self.architecture = requested or _architecture(self.instance_types)
         self.max_vcpus = max_vcpus
         self.assign_public_ip = network.assign_public_ip
+
+    def multi_node_instance_types(self) -> tuple[str, ...]:
+        """As :meth:`BatchCompute.multi_node_instance_types`."""
+        return _multi_node_types(self, self.instance_types, public_subnets=self.assign_public_ip)
+
+    def _warn_about_network(
+        self, network: BatchNetwork, placement_group: ec2.IPlacementGroup | None
+    ) -> None:
+        if len(self.security_groups) > MAX_SECURITY_GROUPS:
+            Annotations.of(self).add_warning_v2(
+                "constructs-batch:security-groups",
+                f"security_groups: {len(self.security_groups)} security groups exceed the "
+                f"default VPC quota of {MAX_SECURITY_GROUPS} per network interface (and "
+                "multi-node parallel jobs allow 5): raise the quota first",
+            )
+        strategy = getattr(placement_group, "strategy", None)
+        zones = select(network.vpc, network.job_subnets).availability_zones
+        if strategy is ec2.PlacementGroupStrategy.CLUSTER and len(set(zones)) > 1:
+            Annotations.of(self).add_warning_v2(
+                "constructs-batch:cluster-placement-group-zones",
+                f"placement_group is a cluster placement group, which lives in one "
+                f"Availability Zone, and the network's job subnets span {len(set(zones))}: "
+                "instances launched in the other zones fail",
+            )
 
     def largest_instance(self) -> InstanceCapacity | None:
         """The most vCPUs, memory and GPUs any allowed instance offers; None if any is unknown.
@@ -496,6 +617,7 @@ class UnmanagedCompute(BatchCompute):
         # Capacity is whatever registers with the cluster: Batch does not cap it.
         self.max_vcpus = None
         self.assign_public_ip = network.assign_public_ip if network else False
+        self.security_groups = (network.security_group,) if attached and network else ()
         self._instance_type = instance_type
 
         if attached and network is not None and instance_type is not None:
@@ -667,14 +789,18 @@ def _validate_ec2(
     max_vcpus: int,
     min_vcpus: int,
     instance_names: Sequence[str],
+    explicit_names: Sequence[str],
+    architecture: str | None,
     allocation_strategy: batch.AllocationStrategy | None,
     spot_bid_percentage: int | None,
     gpu: bool,
     root_volume_size: Size | None,
     user_data: ec2.UserData | Sequence[str] | None,
     launch_template: ec2.LaunchTemplate | None,
+    image_errors: Sequence[str],
 ) -> None:
-    errors = check_at_least("max_vcpus", max_vcpus, MIN_MAX_VCPUS)
+    errors = check_instance_type_names("instance_types", explicit_names)
+    errors += check_at_least("max_vcpus", max_vcpus, MIN_MAX_VCPUS)
     errors += check_at_least("min_vcpus", min_vcpus, MIN_VCPUS)
     if not errors and not is_token(min_vcpus) and not is_token(max_vcpus) and min_vcpus > max_vcpus:
         errors.append(f"min_vcpus must be at most max_vcpus ({max_vcpus}), got {min_vcpus}")
@@ -710,6 +836,12 @@ def _validate_ec2(
         errors.append(
             f"instance_types and instance_classes must all have one CPU architecture, got {found}"
         )
+    elif architecture is not None and architectures and architecture not in architectures:
+        found = ", ".join(name for names in architectures.values() for name in names)
+        errors.append(
+            f"cpu_architecture must be that of instance_types and instance_classes "
+            f"({next(iter(architectures))}: {found}), got {architecture.upper()}"
+        )
     unsupported = [n for n in instance_names if n.split(".")[0] in AL2023_UNSUPPORTED_FAMILIES]
     if unsupported:
         errors.append(
@@ -717,9 +849,17 @@ def _validate_ec2(
             f"AMI, which does not support {', '.join(AL2023_UNSUPPORTED_FAMILIES)}, got "
             f"{', '.join(unsupported)}"
         )
+    errors += image_errors
     if gpu:
         errors += _check_gpu_types(instance_names)
 
+    template_data = launch_template.user_data if launch_template is not None else None
+    if template_data is not None and not isinstance(template_data, ec2.MultipartUserData):
+        errors.append(
+            "launch_template user data must be MIME multi-part (ec2.MultipartUserData): "
+            "Batch marks the compute environment INVALID otherwise ('Launch Template "
+            "UserData is not MIME multipart format'), got a single-part UserData"
+        )
     if launch_template is not None:
         conflicting = [
             name
@@ -736,10 +876,10 @@ def _validate_ec2(
 
 
 def _check_gpu_types(instance_names: Sequence[str]) -> list[str]:
-    if list(instance_names) == [_OPTIMAL]:
+    if all(name in BATCH_INSTANCE_TYPE_ALIASES for name in instance_names):
         return [
             "gpu=True needs instance_types or instance_classes with GPUs (such as g5 or p4d), "
-            "got none: Batch's optimal instance types have no GPU"
+            f"got none: Batch's {', '.join(instance_names)} instance types have no GPU"
         ]
     capacities = [_capacity(name) for name in instance_names]
     if any(c is None for c in capacities):
@@ -775,6 +915,20 @@ def _capacity(name: str) -> InstanceCapacity | None:
     return instance_capacity(name) if "." in name else instance_class_capacity(name)
 
 
+def _multi_node_types(
+    compute: BatchCompute | PlainCompute, instance_names: Sequence[str], *, public_subnets: bool
+) -> tuple[str, ...]:
+    """``instance_names`` if ``compute`` can run multi-node parallel jobs, else ()."""
+    eligible = (
+        not compute.fargate
+        and not compute.spot
+        and bool(instance_names)
+        and not public_subnets
+        and len(compute.security_groups) <= MAX_SECURITY_GROUPS
+    )
+    return tuple(instance_names) if eligible else ()
+
+
 def _architecture(instance_names: Sequence[str]) -> str | None:
     known = {instance_family_architecture(name) for name in instance_names} - {None}
     return next(iter(known)) if len(known) == 1 else None
@@ -785,12 +939,7 @@ def _largest(instance_names: Sequence[str]) -> InstanceCapacity | None:
     known = [c for c in capacities if c is not None]
     if not known or len(known) < len(capacities):
         return None
-    return InstanceCapacity(
-        vcpus=max(c.vcpus for c in known),
-        memory_mib=max(c.memory_mib for c in known),
-        gpus=max(c.gpus for c in known),
-        architecture=known[0].architecture,
-    )
+    return InstanceCapacity.most_of(known)
 
 
 def _multipart(user_data: ec2.UserData | Sequence[str] | None) -> ec2.MultipartUserData:

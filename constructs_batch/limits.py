@@ -11,11 +11,14 @@ Values that are unresolved CDK tokens are skipped: they are only known at deploy
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import botocore
+import botocore.loaders
 from aws_cdk import Token
 
 __all__ = [
@@ -118,6 +121,19 @@ class InstanceCapacity:
         """Capacity of an instance from its installed memory, less what the OS and agent keep."""
         registered = int(memory_gib * 1024 * REGISTERED_MEMORY_FRACTION) - ECS_RESERVED_MEMORY_MIB
         return cls(vcpus=vcpus, memory_mib=registered, gpus=gpus, architecture=architecture)
+
+    @classmethod
+    def most_of(cls, capacities: Sequence[InstanceCapacity]) -> InstanceCapacity:
+        """The most vCPUs, memory and GPUs of any of ``capacities`` (one architecture).
+
+        A check against it never refuses a job that one of them could run.
+        """
+        return cls(
+            vcpus=max(c.vcpus for c in capacities),
+            memory_mib=max(c.memory_mib for c in capacities),
+            gpus=max(c.gpus for c in capacities),
+            architecture=capacities[0].architecture,
+        )
 
     def fits(self, vcpus: float, memory_mib: float, gpus: int = 0) -> bool:
         """Whether a job needing these resources can be placed on this instance."""
@@ -257,14 +273,16 @@ def instance_capacity(instance_type: str) -> InstanceCapacity | None:
 def instance_class_capacity(instance_class: str) -> InstanceCapacity | None:
     """Capacity of the largest size of an instance family such as ``c6i``; None if unknown.
 
-    ``optimal``, ``default_x86_64`` and ``default_arm64`` stand for the largest
-    instance of the families Batch picks from for them.
+    ``optimal``, ``default_x86_64`` and ``default_arm64`` stand for the most vCPUs,
+    memory and GPUs of the families Batch picks from for them.
     """
     if instance_class == "optimal" or instance_class in DEFAULT_INSTANCE_FAMILIES:
+        # The most of each dimension over the families: never smaller than an
+        # instance Batch could pick (c7i has the most vCPUs, r6i the most memory).
         families = DEFAULT_INSTANCE_FAMILIES.get(instance_class, OPTIMAL_FAMILIES)
         caps = [instance_class_capacity(f) for f in families]
         known = [c for c in caps if c is not None]
-        return max(known, key=lambda c: (c.memory_mib, c.vcpus)) if known else None
+        return InstanceCapacity.most_of(known) if known else None
     if instance_class in GPU_FAMILIES:
         sizes = [c for n, c in _GPU_TYPES.items() if n.split(".")[0] == instance_class]
         return max(sizes, key=lambda c: (c.gpus, c.vcpus, c.memory_mib))
@@ -428,3 +446,178 @@ MIN_SCHEDULE_EVENT_AGE_SECONDS = 60
 MAX_SCHEDULE_EVENT_AGE_SECONDS = 86_400
 MIN_SCHEDULE_WINDOW_MINUTES = 1
 MAX_SCHEDULE_WINDOW_MINUTES = 1_440
+# --- EC2 instance types (CreateComputeEnvironment instanceTypes) -----------------------
+#: Instance type names aws-cdk-lib 2.275 can parse: ``ec2.InstanceType`` derives the
+#: architecture with this pattern and ``ManagedEc2EcsComputeEnvironment`` raises
+#: "Malformed instance type identifier" for valid names it does not match
+#: (``p6-b200.48xlarge``, ``u7i-12tb.224xlarge``, ``mac2-m2.metal``).
+CDK_INSTANCE_TYPE_PATTERN = r"[a-z]+\d{1,2}[a-z\-]*\.[a-z0-9\-]+"
+#: Names Batch accepts in instanceTypes besides EC2 types and families (ComputeResource API).
+BATCH_INSTANCE_TYPE_ALIASES = ("optimal", "default_x86_64", "default_arm64")
+
+
+@functools.cache
+def ec2_instance_types() -> frozenset[str]:
+    """Every EC2 instance type name of the installed botocore's EC2 model (its InstanceType enum).
+
+    Loaded on first use (about half a second), never when no instance type is named.
+    """
+    model = botocore.loaders.Loader().load_service_model("ec2", "service-2")
+    return frozenset(model["shapes"]["InstanceType"]["enum"])
+
+
+def ec2_instance_families() -> frozenset[str]:
+    """Every EC2 instance family (``c6i``) of the installed botocore's EC2 model."""
+    return frozenset(name.split(".")[0] for name in ec2_instance_types())
+
+
+def check_instance_type_names(argument: str, names: Sequence[str]) -> list[str]:
+    """Each name must be an EC2 instance type (or, without a size, a family) botocore knows.
+
+    botocore's EC2 model lists every instance type the EC2 API accepts as of its
+    release; a type launched later needs a newer botocore, which the message says.
+    """
+    errors = []
+    for index, name in enumerate(names):
+        if is_token(name) or name in BATCH_INSTANCE_TYPE_ALIASES:
+            continue
+        known = ec2_instance_types() if "." in name else ec2_instance_families()
+        if name not in known:
+            kind = "an EC2 instance type" if "." in name else "an EC2 instance family"
+            errors.append(
+                f"{argument}[{index}] must be {kind} ({len(known)} known to botocore "
+                f"{botocore.__version__}; upgrade botocore for types launched since), "
+                f"got {name!r}"
+            )
+        elif "." in name and not re.fullmatch(CDK_INSTANCE_TYPE_PATTERN, name):
+            errors.append(
+                f"{argument}[{index}] must be an instance type aws-cdk-lib can parse "
+                f"(ManagedEc2EcsComputeEnvironment raises 'Malformed instance type "
+                f"identifier' for it), got {name!r}; its family in instance_classes "
+                "works where ec2.InstanceClass has it"
+            )
+    return errors
+
+
+#: NVIDIA GPU families (EC2 accelerated computing docs; eksctl's generated
+#: instance_types.go, NvidiaGPUSupported): their jobs need the ECS_AL2023_NVIDIA image.
+#: Graviton ones (g5g, p6e-gb200) are listed too: the NVIDIA ECS image is for x86_64
+#: only (Ec2Configuration API), so Batch cannot run GPU jobs on them.
+NVIDIA_GPU_FAMILIES = frozenset(
+    {
+        "g3", "g3s", "g4dn", "g5", "g5g", "g6", "g6e", "g6f", "g7", "g7e", "gr6", "gr6f",
+        "p2", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6-b300",
+        "p6e-gb200",
+    }
+)  # fmt: skip
+#: Families the ECS_AL2023_NVIDIA image does not support (Ec2Configuration API:
+#: "ECS_AL2023_NVIDIA doesn't support p3 and g3 instance types").
+AL2023_NVIDIA_UNSUPPORTED_FAMILIES = ("p3", "g3")
+
+#: ECS-optimized AMIs by their public SSM parameter prefix (ECS developer guide,
+#: "Retrieving Amazon ECS-optimized Linux AMI metadata"): Batch image type and CPU
+#: architecture. The AL2 ones are refused: Batch blocks new ECS compute environments
+#: on AL2 AMIs from 2026-06-30, when AWS ended their support (Batch user guide,
+#: "Amazon Linux 2023 migration").
+ECS_AMI_PARAMETERS: Mapping[str, tuple[str, str]] = {
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/": ("ECS_AL2023_NVIDIA", "x86_64"),
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/": ("ECS_AL2023", "arm64"),
+    "/aws/service/ecs/optimized-ami/amazon-linux-2023/": ("ECS_AL2023", "x86_64"),
+    "/aws/service/ecs/optimized-ami/amazon-linux-2/gpu/": ("ECS_AL2_NVIDIA", "x86_64"),
+    "/aws/service/ecs/optimized-ami/amazon-linux-2/arm64/": ("ECS_AL2", "arm64"),
+    "/aws/service/ecs/optimized-ami/amazon-linux-2/": ("ECS_AL2", "x86_64"),
+}
+#: Image types Batch no longer creates compute environments with (see above).
+RETIRED_IMAGE_TYPES = ("ECS_AL2", "ECS_AL2_NVIDIA")
+
+#: EFA-capable instance types (eksctl's instance_types.go, EFASupported, generated from
+#: EC2 DescribeInstanceTypes; metal sizes from the EC2 user guide's EFA page). A size
+#: missing from a family listed here has no EFA; a family missing entirely may be newer
+#: than this table (``aws ec2 describe-instance-types --filters
+#: Name=network-info.efa-supported,Values=true`` lists the current ones).
+EFA_INSTANCE_TYPES = frozenset(
+    """
+    c5n.9xlarge c5n.18xlarge c5n.metal c6a.48xlarge c6a.metal c6gn.16xlarge c6i.32xlarge
+    c6i.metal c6id.32xlarge c6id.metal c6in.32xlarge c7a.48xlarge c7g.16xlarge
+    c7gd.16xlarge c7gn.16xlarge c7i.48xlarge c8a.48xlarge c8g.24xlarge c8g.48xlarge
+    c8gb.16xlarge c8gb.24xlarge c8gb.48xlarge c8gd.24xlarge c8gd.48xlarge c8gn.16xlarge
+    c8gn.24xlarge c8gn.48xlarge c8i.48xlarge c8i.96xlarge c8ib.48xlarge c8ib.96xlarge
+    c8id.48xlarge c8id.96xlarge c8in.48xlarge c8in.96xlarge c9g.48xlarge c9gd.48xlarge
+    dl2q.24xlarge f2.48xlarge g4dn.8xlarge g4dn.12xlarge g4dn.16xlarge g4dn.metal
+    g5.8xlarge g5.12xlarge g5.16xlarge g5.24xlarge g5.48xlarge g6.8xlarge g6.12xlarge
+    g6.16xlarge g6.24xlarge g6.48xlarge g6e.8xlarge g6e.12xlarge g6e.16xlarge g6e.24xlarge
+    g6e.48xlarge g7.8xlarge g7.12xlarge g7.24xlarge g7.48xlarge g7e.8xlarge g7e.12xlarge
+    g7e.24xlarge g7e.48xlarge gr6.8xlarge hpc6a.48xlarge hpc6id.32xlarge hpc7a.12xlarge
+    hpc7a.24xlarge hpc7a.48xlarge hpc7a.96xlarge hpc7g.4xlarge hpc7g.8xlarge hpc7g.16xlarge
+    hpc8a.96xlarge i3en.12xlarge i3en.24xlarge i3en.metal i4g.16xlarge i4i.32xlarge
+    i4i.metal i7i.24xlarge i7i.48xlarge i7ie.48xlarge i8g.48xlarge i8ge.48xlarge
+    im4gn.16xlarge inf1.24xlarge m5dn.24xlarge m5dn.metal m5n.24xlarge m5n.metal
+    m5zn.12xlarge m5zn.metal m6a.48xlarge m6a.metal m6i.32xlarge m6i.metal m6id.32xlarge
+    m6id.metal m6idn.32xlarge m6in.32xlarge m7a.48xlarge m7g.16xlarge m7gd.16xlarge
+    m7i.48xlarge m8a.48xlarge m8azn.24xlarge m8g.24xlarge m8g.48xlarge m8gb.16xlarge
+    m8gb.24xlarge m8gb.48xlarge m8gd.24xlarge m8gd.48xlarge m8gn.16xlarge m8gn.24xlarge
+    m8gn.48xlarge m8i.48xlarge m8i.96xlarge m8ib.48xlarge m8ib.96xlarge m8id.48xlarge
+    m8id.96xlarge m8idb.48xlarge m8idb.96xlarge m8idn.48xlarge m8idn.96xlarge m8in.48xlarge
+    m8in.96xlarge m9g.48xlarge m9gd.48xlarge p3dn.24xlarge p4d.24xlarge p4de.24xlarge
+    p5.4xlarge p5.48xlarge p5e.48xlarge p5en.48xlarge p6-b200.48xlarge p6-b300.48xlarge
+    r5dn.24xlarge r5dn.metal r5n.24xlarge r5n.metal r6a.48xlarge r6a.metal r6i.32xlarge
+    r6i.metal r6id.32xlarge r6id.metal r6idn.32xlarge r6in.32xlarge r7a.48xlarge
+    r7g.16xlarge r7gd.16xlarge r7i.48xlarge r7iz.32xlarge r8a.48xlarge r8g.24xlarge
+    r8g.48xlarge r8gb.16xlarge r8gb.24xlarge r8gb.48xlarge r8gd.24xlarge r8gd.48xlarge
+    r8gn.16xlarge r8gn.24xlarge r8gn.48xlarge r8i.48xlarge r8i.96xlarge r8ib.48xlarge
+    r8ib.96xlarge r8id.48xlarge r8id.96xlarge r8idb.48xlarge r8idb.96xlarge r8idn.48xlarge
+    r8idn.96xlarge r8in.48xlarge r8in.96xlarge r9g.48xlarge r9gd.48xlarge trn1.32xlarge
+    trn1n.32xlarge trn2.48xlarge u7i-12tb.224xlarge u7i-6tb.112xlarge u7i-8tb.112xlarge
+    u7in-16tb.224xlarge u7in-24tb.224xlarge u7in-32tb.224xlarge vt1.24xlarge
+    x2idn.32xlarge x2iedn.32xlarge x2iezn.12xlarge x2iezn.metal x8aedz.24xlarge
+    x8g.24xlarge x8g.48xlarge x8i.48xlarge x8i.64xlarge x8i.96xlarge
+    """.split()  # noqa: SIM905 (a word list reads better than 205 quoted names)
+)
+#: The device an EFA job maps into its containers (Batch user guide, "Use EFA").
+EFA_DEVICE_PATH = "/dev/infiniband/uverbs0"
+#: Families with at least one EFA-capable size.
+EFA_FAMILIES = frozenset(name.split(".")[0] for name in EFA_INSTANCE_TYPES)
+
+# --- security groups and subnets (CreateComputeEnvironment ComputeResource) --------------
+#: Fargate compute environments and environments running multi-node parallel jobs take
+#: 1 to 5 security groups (ComputeResource securityGroupIds; MNP compute environment
+#: guide). Plain EC2 is bounded by the adjustable per-ENI VPC quota (5 by default): warned.
+MAX_SECURITY_GROUPS = 5
+#: Fargate compute environments take at most 16 subnets (ComputeResource subnets).
+MAX_FARGATE_SUBNETS = 16
+
+# --- job definitions: containers, volumes, Linux parameters (RegisterJobDefinition) ------
+#: Volume and container names: up to 255 letters, digits, hyphens and underscores
+#: (Volume name; ECS ContainerDefinition name, which Batch passes through).
+NAME_PATTERN = r"[A-Za-z0-9_-]{1,255}"
+#: EFS rootDirectory is at most 4,096 characters; transitEncryptionPort 0 to 65,535
+#: (EFSVolumeConfiguration API).
+MAX_EFS_ROOT_DIRECTORY_LENGTH = 4096
+MAX_PORT = 65_535
+#: Linux parameters Fargate refuses ("isn't applicable to jobs that are running on
+#: Fargate resources"; LinuxParameters API): initProcessEnabled is the one it allows.
+FARGATE_REFUSED_LINUX_PARAMETERS = {
+    "devices": "devices",
+    "sharedMemorySize": "shared_memory_size",
+    "tmpfs": "tmpfs",
+    "maxSwap": "max_swap",
+    "swappiness": "swappiness",
+}
+#: Log drivers of jobs on Fargate (LogConfiguration logDriver: "restricted to the
+#: awslogs and splunk log drivers").
+FARGATE_LOG_DRIVERS = ("awslogs", "splunk")
+#: Containers of one multi-container job: "the task element can run up to 10
+#: containers" (EcsProperties API).
+MAX_CONTAINERS_PER_JOB = 10
+#: Dependency conditions Batch supports between containers (TaskContainerDependency
+#: API). ECS's HEALTHY is not one: Batch containers have no health check.
+CONTAINER_CONDITIONS = ("START", "COMPLETE", "SUCCESS")
+#: Consumable resources per job ("up to 5 resources for each job you define": Batch
+#: user guide, "resource-aware scheduling").
+MAX_CONSUMABLE_RESOURCES_PER_JOB = 5
+
+# --- multi-node parallel jobs (NodeProperties) -------------------------------------------
+#: Nodes per job: the default quota (Batch user guide, "Multi-node parallel jobs";
+#: adjustable, so more is a warning) and node groups (hard limit, "Node groups").
+MAX_NODES = 1000
+MAX_NODE_GROUPS = 5

@@ -425,15 +425,20 @@ def _default_job_subnets(vpc: ec2.IVpc) -> ec2.SubnetSelection:
     return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
 
-def _all_public(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> bool:
-    """Whether every selected subnet is a public subnet of the VPC."""
-    public = {subnet.subnet_id for subnet in vpc.public_subnets}
-    chosen = vpc.select_subnets(
+def select(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> ec2.SelectedSubnets:
+    """The subnets of ``vpc`` that ``selection`` picks."""
+    return vpc.select_subnets(
         availability_zones=selection.availability_zones,
         one_per_az=selection.one_per_az,
         subnet_filters=selection.subnet_filters,
         subnet_group_name=selection.subnet_group_name,
         subnets=selection.subnets,
         subnet_type=selection.subnet_type,
-    ).subnet_ids
+    )
+
+
+def _all_public(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> bool:
+    """Whether every selected subnet is a public subnet of the VPC."""
+    public = {subnet.subnet_id for subnet in vpc.public_subnets}
+    chosen = select(vpc, selection).subnet_ids
     return bool(chosen) and all(subnet_id in public for subnet_id in chosen)

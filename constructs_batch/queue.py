@@ -17,24 +17,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Protocol, cast
+from types import MappingProxyType
+from typing import Protocol, TypeAlias, cast
 
 from aws_cdk import Annotations, ContextProvider, Duration, Stack, Token
 from aws_cdk import aws_batch as batch
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import cloud_assembly_schema as cxschema
 from constructs import Construct, Node
 
 from constructs_batch import limits
 from constructs_batch._arguments import checked_arguments
-from constructs_batch.capacity import QueueCapacity, fargate_capacity, platform_errors
+from constructs_batch.capacity import (
+    QueueCapacity,
+    architecture_errors,
+    fargate_capacity,
+    platform_errors,
+)
 from constructs_batch.compute import BatchCompute, PlainCompute, as_batch_compute
 from constructs_batch.limits import InstanceCapacity
 
 __all__ = [
     "CAPACITY_PARAMETER_SUFFIX",
+    "DEFAULT_CAPACITY_TIMEOUT",
     "DEFAULT_FAIR_SHARE_DECAY",
     "DEFAULT_PRIORITY",
     "DEFAULT_RUNNABLE_TIMEOUT",
+    "DEFAULT_RUNNABLE_TIMEOUTS",
     "BatchQueue",
     "IBatchQueue",
     "as_batch_queue",
@@ -45,12 +54,35 @@ __all__ = [
 #: yield to this one, and plenty above (up to 1000) for urgent queues.
 DEFAULT_PRIORITY = 10
 
-#: How long a job may sit at the head of the queue in RUNNABLE, for a reason that
-#: will not fix itself (no instance type or max_vcpus can hold it) or for lack of
-#: capacity in every environment, before Batch cancels it. Half an hour rides out a
-#: short Spot capacity crunch and a cold EC2 start, yet turns a job that can never
-#: run into a FAILED job (and an alarm) instead of one that blocks the queue forever.
+#: How long a job may sit at the head of the queue in RUNNABLE for a reason that
+#: will not fix itself (MISCONFIGURATION: no instance type or max_vcpus can ever hold
+#: it) before Batch cancels it: long enough for Batch to be sure, short enough that a
+#: job that can never run becomes a FAILED job (and an alarm) instead of one that
+#: blocks the queue.
 DEFAULT_RUNNABLE_TIMEOUT = Duration.minutes(30)
+#: How long a job may wait at the head of the queue for capacity
+#: (CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY) before Batch cancels it. Waiting for Spot
+#: or GPU capacity is normal, not a misconfiguration: a GPU Spot job may wait hours
+#: for a p4d or g5 to free up. A day (the longest AWS allows) still turns an instance
+#: type that is never available into a FAILED job instead of a queue blocked forever.
+DEFAULT_CAPACITY_TIMEOUT = Duration.hours(24)
+
+#: A reason a job stays RUNNABLE -> how long before Batch cancels it (None: never).
+RunnableTimeouts: TypeAlias = Mapping[batch.JobStateTimeLimitActionsReason, Duration | None]
+
+#: The default of ``BatchQueue(runnable_timeout=...)``: cancel after a day for lack of
+#: capacity, after half an hour for a misconfiguration.
+DEFAULT_RUNNABLE_TIMEOUTS: RunnableTimeouts = MappingProxyType(
+    {
+        batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY: (
+            DEFAULT_CAPACITY_TIMEOUT
+        ),
+        batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE: (
+            DEFAULT_RUNNABLE_TIMEOUT
+        ),
+        batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT: DEFAULT_RUNNABLE_TIMEOUT,
+    }
+)
 
 #: Fair-share policy made by ``fair_share=True`` or a dict of weights: usage over the
 #: past hour counts, so a share identifier that just ran a burst yields to the others
@@ -75,6 +107,8 @@ class IBatchQueue(Protocol):
         assign_public_ip: ``capacity.assign_public_ip``.
         lookup_pending: True while :meth:`BatchQueue.from_lookup` waits for the CDK
             CLI to fill its context: placement checks are deferred to the next pass.
+        security_groups: the security groups of its compute (what a job's EFS file
+            system must admit NFS from); empty when not known (an imported queue).
     """
 
     @property
@@ -98,6 +132,9 @@ class IBatchQueue(Protocol):
     @property
     def lookup_pending(self) -> bool: ...
 
+    @property
+    def security_groups(self) -> Sequence[ec2.ISecurityGroup]: ...
+
     def placement_errors(
         self,
         *,
@@ -106,6 +143,8 @@ class IBatchQueue(Protocol):
         gpus: int,
         fargate: bool,
         argument_prefix: str = "",
+        architecture: str | None = None,
+        multi_node_instance_type: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run on the queue; empty if it can."""
         ...
@@ -118,6 +157,7 @@ class _CapacityQueue:
     job_queue: batch.IJobQueue
     capacity: QueueCapacity
     lookup_pending: bool = False
+    security_groups: Sequence[ec2.ISecurityGroup] = ()
 
     @property
     def fargate(self) -> bool:
@@ -139,6 +179,8 @@ class _CapacityQueue:
         gpus: int,
         fargate: bool,
         argument_prefix: str = "",
+        architecture: str | None = None,
+        multi_node_instance_type: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run here (see QueueCapacity)."""
         if self.lookup_pending:
@@ -150,6 +192,8 @@ class _CapacityQueue:
             fargate=fargate,
             where=f"queue {self.node.id}",
             argument_prefix=argument_prefix,
+            architecture=architecture,
+            multi_node_instance_type=multi_node_instance_type,
         )
 
 
@@ -179,10 +223,16 @@ class _ImportedQueue(_CapacityQueue, Construct):
 class _PlainQueue(_CapacityQueue):
     """An aws-cdk-lib ``batch.JobQueue`` seen through its compute environments."""
 
-    def __init__(self, job_queue: batch.JobQueue, capacity: QueueCapacity) -> None:
+    def __init__(
+        self,
+        job_queue: batch.JobQueue,
+        capacity: QueueCapacity,
+        security_groups: Sequence[ec2.ISecurityGroup],
+    ) -> None:
         self.node = job_queue.node
         self.job_queue = job_queue
         self.capacity = capacity
+        self.security_groups = security_groups
 
 
 class BatchQueue(Construct):
@@ -207,6 +257,7 @@ class BatchQueue(Construct):
         priority: the queue priority (0-1000, higher runs first).
         scheduling_policy: the fair-share policy; None for first-in, first-out.
         lookup_pending: always False (see :class:`IBatchQueue`).
+        security_groups: the security groups of its environments.
     """
 
     job_queue: batch.JobQueue
@@ -216,6 +267,7 @@ class BatchQueue(Construct):
     architecture: str | None
     priority: int
     scheduling_policy: batch.IFairshareSchedulingPolicy | None
+    security_groups: tuple[ec2.ISecurityGroup, ...]
     lookup_pending = False
 
     @checked_arguments
@@ -227,7 +279,7 @@ class BatchQueue(Construct):
         environments: Sequence[BatchCompute | batch.IComputeEnvironment],
         priority: int = DEFAULT_PRIORITY,
         fair_share: bool | Mapping[str, float] | batch.IFairshareSchedulingPolicy | None = None,
-        runnable_timeout: Duration | None = DEFAULT_RUNNABLE_TIMEOUT,
+        runnable_timeout: Duration | RunnableTimeouts | None = DEFAULT_RUNNABLE_TIMEOUTS,
         capacity: QueueCapacity | None = None,
     ) -> None:
         """Create the queue.
@@ -250,9 +302,16 @@ class BatchQueue(Construct):
                 or a policy of your own. Jobs submitted to a fair-share queue must
                 carry a share identifier. Default: None (first-in, first-out).
             runnable_timeout: cancel a job that stays RUNNABLE at the head of the
-                queue this long because no environment can ever hold it or none has
-                capacity (600 s to 24 h); None keeps such jobs waiting forever.
-                Default: ``DEFAULT_RUNNABLE_TIMEOUT`` (30 minutes).
+                queue this long (600 s to 24 h), per reason: a mapping of
+                ``batch.JobStateTimeLimitActionsReason`` to a ``Duration`` (None: never
+                cancel for that reason; a reason left out keeps its default), one
+                ``Duration`` for all three reasons, or None to never cancel. The
+                reasons differ: ``COMPUTE_ENVIRONMENT_MAX_RESOURCE`` and
+                ``JOB_RESOURCE_REQUIREMENT`` are misconfigurations that never fix
+                themselves, while ``INSUFFICIENT_INSTANCE_CAPACITY`` is a job waiting
+                for Spot or GPU capacity, which is normal and may last hours.
+                Default: ``DEFAULT_RUNNABLE_TIMEOUTS`` (a day for capacity, 30
+                minutes for misconfigurations).
             capacity: the largest job the queue can place, when the environments
                 cannot tell it (imported ones) or you want to promise less.
                 Default: None (derived from the environments).
@@ -261,7 +320,6 @@ class BatchQueue(Construct):
             ValueError: listing every invalid argument.
         """
         envs, env_errors = _as_environments(environments, capacity)
-        timeout_seconds = None if runnable_timeout is None else runnable_timeout.to_seconds()
         limits.raise_if_errors(
             [
                 *env_errors,
@@ -269,7 +327,7 @@ class BatchQueue(Construct):
                 *limits.check_range(
                     "priority", priority, limits.MIN_QUEUE_PRIORITY, limits.MAX_QUEUE_PRIORITY
                 ),
-                *_seconds_errors("runnable_timeout", timeout_seconds),
+                *_runnable_timeout_errors(runnable_timeout),
                 *_fair_share_errors(fair_share),
                 *_capacity_errors(envs, capacity),
             ]
@@ -287,6 +345,7 @@ class BatchQueue(Construct):
             )
             self.architecture = capacity.architecture or self.architecture
         self.priority = priority
+        self.security_groups = _security_groups(envs)
         self.scheduling_policy = self._scheduling_policy(fair_share)
 
         self.job_queue = batch.JobQueue(
@@ -331,7 +390,7 @@ class BatchQueue(Construct):
         on_demand: BatchCompute,
         priority: int = DEFAULT_PRIORITY,
         fair_share: bool | Mapping[str, float] | batch.IFairshareSchedulingPolicy | None = None,
-        runnable_timeout: Duration | None = DEFAULT_RUNNABLE_TIMEOUT,
+        runnable_timeout: Duration | RunnableTimeouts | None = DEFAULT_RUNNABLE_TIMEOUTS,
     ) -> BatchQueue:
         """A queue that places jobs on Spot capacity and falls back to on-demand.
 
@@ -347,7 +406,7 @@ class BatchQueue(Construct):
             priority: as for :class:`BatchQueue`. Default: ``DEFAULT_PRIORITY``.
             fair_share: as for :class:`BatchQueue`. Default: None.
             runnable_timeout: as for :class:`BatchQueue`.
-                Default: ``DEFAULT_RUNNABLE_TIMEOUT``.
+                Default: ``DEFAULT_RUNNABLE_TIMEOUTS``.
 
         Raises:
             ValueError: if ``spot`` is not Spot or ``on_demand`` is Spot, or the
@@ -460,6 +519,8 @@ class BatchQueue(Construct):
         gpus: int,
         fargate: bool,
         argument_prefix: str = "",
+        architecture: str | None = None,
+        multi_node_instance_type: str | None = None,
     ) -> list[str]:
         """Why a job needing these resources can never run on this queue; empty if it can.
 
@@ -477,6 +538,11 @@ class BatchQueue(Construct):
             fargate: whether the job is a Fargate job.
             argument_prefix: put before the argument names in messages (for a
                 caller whose arguments are named, say, ``job_vcpus``). Default: "".
+            architecture: the CPU architecture the job's image needs (``x86_64`` or
+                ``arm64``), checked against an EC2 queue's. Default: None (any).
+            multi_node_instance_type: for a node of a multi-node parallel job, its
+                instance type (see :meth:`QueueCapacity.multi_node_errors`).
+                Default: None (not a multi-node job).
 
         Returns:
             One message per problem, naming the argument, its value, this queue and
@@ -492,7 +558,13 @@ class BatchQueue(Construct):
                 fargate=fargate,
                 where=where,
                 argument_prefix=p,
+                architecture=architecture,
+                multi_node_instance_type=multi_node_instance_type,
             )
+        if multi_node_instance_type is not None:
+            multi_node = self.capacity.multi_node_errors(multi_node_instance_type, where=where)
+            if multi_node:
+                return multi_node
         errors = platform_errors(
             queue_fargate=self.fargate,
             vcpus=vcpus,
@@ -504,6 +576,13 @@ class BatchQueue(Construct):
         )
         if fargate != self.fargate:
             return errors
+        errors += architecture_errors(
+            queue_architecture=self.architecture,
+            architecture=architecture,
+            fargate=fargate,
+            where=where,
+            argument_prefix=p,
+        )
         max_vcpus = [env.max_vcpus for env in self.environments]
         if all(m is not None for m in max_vcpus) and not limits.is_token(vcpus):
             highest = max(m for m in max_vcpus if m is not None)
@@ -629,7 +708,7 @@ def as_batch_queue(queue: object, argument: str = "queue") -> IBatchQueue:
         )
         architecture = next((env.architecture for env in known if env.architecture), None)
         capacity = _derived_capacity(known, architecture=architecture, assign_public_ip=False)
-        return _PlainQueue(queue, capacity)
+        return _PlainQueue(queue, capacity, _security_groups(known))
     node = getattr(queue, "node", None)
     name = node.id if isinstance(node, Node) else repr(queue)
     raise ValueError(
@@ -680,6 +759,15 @@ def _as_environments(
     return tuple(envs), errors
 
 
+def _security_groups(envs: Sequence[BatchCompute | PlainCompute]) -> tuple[ec2.ISecurityGroup, ...]:
+    """The environments' security groups, each once, in order."""
+    unique: dict[int, ec2.ISecurityGroup] = {}
+    for env in envs:
+        for group in env.security_groups:
+            unique.setdefault(id(group), group)
+    return tuple(unique.values())
+
+
 def _derived_capacity(
     envs: Sequence[BatchCompute | PlainCompute], *, architecture: str | None, assign_public_ip: bool
 ) -> QueueCapacity:
@@ -698,11 +786,18 @@ def _derived_capacity(
             memory_mib=memory,
             gpus=0,
             assign_public_ip=assign_public_ip,
+            multi_node_instance_types=(),
         )
+    multi_node = tuple(dict.fromkeys(n for env in envs for n in env.multi_node_instance_types()))
     largest: list[InstanceCapacity | None] = [env.largest_instance() for env in envs]
     known = [(env, cap) for env, cap in zip(envs, largest, strict=True) if cap is not None]
     if len(known) < len(envs):
-        return QueueCapacity(fargate=False, architecture=architecture, gpus=None)
+        return QueueCapacity(
+            fargate=False,
+            architecture=architecture,
+            gpus=None,
+            multi_node_instance_types=multi_node,
+        )
     per_env_vcpus = [
         cap.vcpus
         if env.max_vcpus is None or limits.is_token(env.max_vcpus)
@@ -715,6 +810,7 @@ def _derived_capacity(
         vcpus=max(per_env_vcpus),
         memory_mib=max(cap.memory_mib for _, cap in known),
         gpus=max(cap.gpus for _, cap in known),
+        multi_node_instance_types=multi_node,
     )
 
 
@@ -794,29 +890,50 @@ def _environment_errors(envs: Sequence[BatchCompute | PlainCompute]) -> list[str
     return errors
 
 
-def _seconds_errors(argument: str, seconds: float | None) -> list[str]:
-    if seconds is None or limits.is_token(seconds):
-        return []
+def _runnable_timeouts(
+    runnable_timeout: Duration | RunnableTimeouts | None,
+) -> dict[batch.JobStateTimeLimitActionsReason, Duration]:
+    """The time limit of each reason that has one, in the API's order of reasons."""
+    if runnable_timeout is None:
+        return {}
+    if isinstance(runnable_timeout, Duration):
+        return dict.fromkeys(DEFAULT_RUNNABLE_TIMEOUTS, runnable_timeout)
+    chosen = {**DEFAULT_RUNNABLE_TIMEOUTS, **runnable_timeout}
+    return {reason: timeout for reason, timeout in chosen.items() if timeout is not None}
+
+
+def _runnable_timeout_errors(runnable_timeout: Duration | RunnableTimeouts | None) -> list[str]:
     low = limits.MIN_JOB_STATE_TIME_LIMIT_SECONDS
     high = limits.MAX_JOB_STATE_TIME_LIMIT_SECONDS
-    if low <= seconds <= high:
-        return []
-    return [f"{argument} must be between {low} and {high} seconds, got {_fmt(seconds)} seconds"]
+    errors = []
+    for reason, timeout in _runnable_timeouts(runnable_timeout).items():
+        seconds = timeout.to_seconds(integral=False)
+        if limits.is_token(seconds) or (low <= seconds <= high and float(seconds).is_integer()):
+            continue
+        argument = (
+            "runnable_timeout"
+            if isinstance(runnable_timeout, Duration)
+            else f"runnable_timeout[{reason.name}]"
+        )
+        allowed = f"between {low} and {high}" if not low <= seconds <= high else "whole"
+        errors.append(f"{argument} must be {allowed} seconds, got {_fmt(seconds)} seconds")
+        if isinstance(runnable_timeout, Duration):
+            break  # the same value for every reason: one message
+    return errors
 
 
-def _cancel_stuck_jobs(timeout: Duration | None) -> list[batch.JobStateTimeLimitAction] | None:
-    if timeout is None:
-        return None
+def _cancel_stuck_jobs(
+    runnable_timeout: Duration | RunnableTimeouts | None,
+) -> list[batch.JobStateTimeLimitAction] | None:
     return [
         batch.JobStateTimeLimitAction(
             max_time=timeout,
-            # The Python enum's values are its member names: the API reason after the colon.
-            reason=batch.JobStateTimeLimitActionsReason[reason.partition(":")[2]],
+            reason=reason,
             action=batch.JobStateTimeLimitActionsAction.CANCEL,
             state=batch.JobStateTimeLimitActionsState.RUNNABLE,
         )
-        for reason in limits.JOB_STATE_TIME_LIMIT_REASONS
-    ]
+        for reason, timeout in _runnable_timeouts(runnable_timeout).items()
+    ] or None
 
 
 def _describe(cap: InstanceCapacity) -> str:

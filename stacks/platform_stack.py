@@ -28,9 +28,10 @@ class BatchPlatformStack(Stack):
     A :class:`~constructs_batch.platform.BatchPlatform` (network, Spot, on-demand and
     Fargate compute, three queues, each queue's ARN and capacity published under
     ``/constructs-batch/<stack name>/queues/`` and as exported outputs), an example
-    job reading a secret, whose job definition ARN is published beside them, and an
-    example workflow (the job, then the job as an array of two) with a nightly
-    schedule that is created disabled, so the stack costs nothing until it is turned on.
+    job reading a secret, whose job definition ARN is published beside them, an
+    example Graviton (ARM64) job on the Fargate queue, and an example workflow (the
+    job, then the job as an array of two) with a nightly schedule created disabled, so
+    the stack costs nothing until it is turned on.
 
     Args:
         network_profile: how jobs reach the internet. Default: ``PUBLIC`` ($0 idle).
@@ -89,6 +90,18 @@ class BatchPlatformStack(Stack):
             environment={"DB_USER": "batch"},
             secrets={"DB_PASSWORD": (self.example_secret, "password")},
             timeout=Duration.minutes(30),
+        )
+        # Graviton on Fargate (Spot first): the same public image runs on ARM64.
+        self.example_graviton_job = ContainerJob(
+            self,
+            "ExampleGravitonJob",
+            image=ecs.ContainerImage.from_registry(EXAMPLE_JOB_IMAGE),
+            queue=self.fargate_queue,
+            cpu_architecture=ecs.CpuArchitecture.ARM64,
+            vcpus=0.25,
+            memory=Size.mebibytes(512),
+            command=["uname", "-m"],
+            timeout=Duration.minutes(10),
         )
         arn = self.example_job.job_definition.job_definition_arn
         ssm.StringParameter(

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, Stack
+from constructs import IConstruct
 
 ROOT = Path(__file__).resolve().parent.parent
 #: cdk.json's context: the feature flags and reference-app settings `cdk synth` uses.
@@ -16,3 +17,17 @@ CDK_CONTEXT: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["conte
 def make_app(**context: Any) -> App:
     """An App under cdk.json's context (feature flags included), plus overrides."""
     return App(context={**CDK_CONTEXT, **context})
+
+
+def logical_id(construct: IConstruct) -> str:
+    """Logical id of a construct's CloudFormation resource (itself or its default child)."""
+    child = construct.node.default_child
+    element = child if child is not None else construct
+    stack = Stack.of(construct)
+    return str(stack.resolve(stack.get_logical_id(element)))  # type: ignore[arg-type]
+
+
+def properties(resources: dict[str, Any], construct: IConstruct) -> dict[str, Any]:
+    """The synthesized Properties of a construct's resource in a template's Resources."""
+    props: dict[str, Any] = resources[logical_id(construct)]["Properties"]
+    return props

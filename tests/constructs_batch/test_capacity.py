@@ -39,8 +39,9 @@ EC2_16 = QueueCapacity(fargate=False, vcpus=16, memory_mib=30_000, gpus=0)
         QueueCapacity(fargate=True, vcpus=4, memory_mib=30720, gpus=0, assign_public_ip=True),
         QueueCapacity(fargate=False, architecture="arm64", vcpus=0.5, memory_mib=None, gpus=4),
         QueueCapacity(fargate=False, architecture=None, vcpus=None, memory_mib=None, gpus=None),
+        QueueCapacity(fargate=False, multi_node_instance_types=("c5n", "default_x86_64")),
     ],
-    ids=["ec2", "fargate-public", "arm64-partly-unknown", "unknown"],
+    ids=["ec2", "fargate-public", "arm64-partly-unknown", "unknown", "multi-node"],
 )
 def test_capacity_round_trips_through_json(capacity: QueueCapacity) -> None:
     # GIVEN a capacity
@@ -55,6 +56,7 @@ def test_capacity_round_trips_through_json(capacity: QueueCapacity) -> None:
         "memory_mib",
         "gpus",
         "assign_public_ip",
+        "multi_node_instance_types",
     }
 
 
@@ -185,18 +187,20 @@ def local() -> Local:
 
 
 def test_queue_capacity_of_ec2_environments_is_their_largest_instance(local: Local) -> None:
-    # GIVEN a queue of Spot (optimal) and on-demand c6i.4xlarge environments
+    # GIVEN a queue of Spot (Batch's default types) and on-demand c6i.4xlarge environments
     # WHEN its capacity is read
     capacity = local.ec2_queue.capacity
     # THEN it is the largest of every dimension over both, vCPUs capped by max_vcpus
-    optimal = limits.instance_class_capacity("optimal")
-    assert optimal is not None
+    default = limits.instance_class_capacity("default_x86_64")
+    assert default is not None
     assert capacity == QueueCapacity(
         fargate=False,
         architecture="x86_64",
-        vcpus=optimal.vcpus,
-        memory_mib=optimal.memory_mib,
+        vcpus=default.vcpus,
+        memory_mib=default.memory_mib,
         gpus=0,
+        # public subnets without NAT: multi-node nodes (no public IP) could not pull images
+        multi_node_instance_types=(),
     )
 
 
@@ -205,7 +209,12 @@ def test_queue_capacity_of_fargate_is_its_largest_size_under_max_vcpus(local: Lo
     # WHEN its capacity is read
     # THEN it is Fargate's 8 vCPU size with its most memory, and jobs need a public IP
     assert local.small_fargate.capacity == QueueCapacity(
-        fargate=True, vcpus=8, memory_mib=61440, gpus=0, assign_public_ip=True
+        fargate=True,
+        vcpus=8,
+        memory_mib=61440,
+        gpus=0,
+        assign_public_ip=True,
+        multi_node_instance_types=(),
     )
 
 
@@ -214,7 +223,12 @@ def test_queue_capacity_of_unmanaged_environment_is_unknown(local: Local) -> Non
     # WHEN the queue's capacity is read
     # THEN vCPUs, memory, GPUs and architecture are unknown (None), not guessed
     assert local.unmanaged.capacity == QueueCapacity(
-        fargate=False, architecture=None, vcpus=None, memory_mib=None, gpus=None
+        fargate=False,
+        architecture=None,
+        vcpus=None,
+        memory_mib=None,
+        gpus=None,
+        multi_node_instance_types=(),
     )
 
 
@@ -231,7 +245,7 @@ def test_queue_accepts_plain_l2_environments_and_derives_capacity(local: Local) 
     assert ec2_capacity.architecture == "x86_64"
     assert local.l2_ec2_queue.environments[0].spot is True
     assert local.l2_fargate_queue.capacity == QueueCapacity(
-        fargate=True, vcpus=16, memory_mib=122880, gpus=0
+        fargate=True, vcpus=16, memory_mib=122880, gpus=0, multi_node_instance_types=()
     )
 
 

@@ -10,7 +10,8 @@ import pytest
 from aws_cdk import CfnElement, Size, Stack
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk.assertions import Match, Template
+from aws_cdk import aws_ecs as ecs
+from aws_cdk.assertions import Annotations, Match, Template
 from constructs import IConstruct
 from helpers import make_app
 
@@ -97,6 +98,23 @@ def built() -> Built:
         network=private,
         spot=True,
         allocation_strategy=batch.AllocationStrategy.BEST_FIT,
+    )
+    computes["GravitonDefault"] = Ec2Compute(
+        options, "GravitonDefault", network=private, cpu_architecture=ecs.CpuArchitecture.ARM64
+    )
+    computes["GpuDerived"] = Ec2Compute(
+        options, "GpuDerived", network=private, instance_classes=[ec2.InstanceClass.G6]
+    )
+    placement_group = ec2.PlacementGroup(
+        options, "Cluster", strategy=ec2.PlacementGroupStrategy.CLUSTER
+    )
+    computes["CustomAmi"] = Ec2Compute(
+        options,
+        "CustomAmi",
+        network=private,
+        instance_types=[ec2.InstanceType("c5n.18xlarge")],
+        machine_image=ecs.EcsOptimizedImage.amazon_linux2023(),
+        placement_group=placement_group,
     )
     user_template = ec2.LaunchTemplate(options, "UserTemplate")
     computes["Byo"] = Ec2Compute(options, "Byo", network=private, launch_template=user_template)
@@ -214,10 +232,11 @@ def test_ec2_compute_on_demand_defaults(built: Built) -> None:
     # GIVEN Ec2Compute with defaults
     compute = _ec2(built, "OnDemand")
     resources = built.resource("OnDemand")["ComputeResources"]
-    # THEN it is on-demand EC2, BEST_FIT_PROGRESSIVE, optimal types, scaling to zero
+    # THEN it is on-demand EC2, BEST_FIT_PROGRESSIVE, Batch's default x86_64 types
+    # (not the deprecated "optimal"), scaling to zero
     assert resources["Type"] == "EC2"
     assert resources["AllocationStrategy"] == "BEST_FIT_PROGRESSIVE"
-    assert resources["InstanceTypes"] == ["optimal"]
+    assert resources["InstanceTypes"] == ["default_x86_64"]
     assert resources["MinvCpus"] == 0
     assert resources["MaxvCpus"] == 256
     assert (compute.fargate, compute.spot, compute.architecture) == (False, False, "x86_64")
@@ -355,6 +374,39 @@ def test_ec2_compute_gpu_uses_the_nvidia_ami(built: Built) -> None:
     assert _ec2(built, "Gpu").largest_instance() == instance_capacity("g5.xlarge")
 
 
+def test_ec2_compute_graviton_defaults_to_batch_default_arm64_types(built: Built) -> None:
+    # GIVEN cpu_architecture=ARM64 and no instance types
+    resources = built.resource("GravitonDefault")["ComputeResources"]
+    # THEN Batch picks from its default Graviton types, and the queue knows it is arm64
+    assert resources["InstanceTypes"] == ["default_arm64"]
+    assert _ec2(built, "GravitonDefault").architecture == "arm64"
+
+
+def test_ec2_compute_gpu_instance_types_get_the_nvidia_ami(built: Built) -> None:
+    # GIVEN GPU instance classes and gpu left unset
+    resources = built.resource("GpuDerived")["ComputeResources"]
+    # THEN the NVIDIA image is chosen, so their GPUs are offered to jobs
+    assert resources["Ec2Configuration"] == [{"ImageType": "ECS_AL2023_NVIDIA"}]
+
+
+def test_ec2_compute_custom_ami_and_cluster_placement_group(built: Built) -> None:
+    # GIVEN an AMI of our own (the ECS AL2023 one, pinned) and a cluster placement group
+    compute = _ec2(built, "CustomAmi")
+    resources = built.resource("CustomAmi")["ComputeResources"]
+    # THEN the AMI overrides Batch's, with its image type, and instances share the group
+    (configuration,) = resources["Ec2Configuration"]
+    assert configuration["ImageType"] == "ECS_AL2023"
+    assert "amazonlinux2023" in configuration["ImageIdOverride"]["Ref"]
+    assert compute.placement_group is not None
+    group = _logical_id(compute.placement_group)
+    assert resources["PlacementGroup"] == {"Fn::GetAtt": [group, "GroupName"]}
+    # AND a cluster group over two AZs of subnets is warned about
+    warnings = Annotations.from_stack(Stack.of(compute)).find_warning(
+        f"/{compute.node.path}", Match.string_like_regexp("cluster placement group")
+    )
+    assert len(warnings) == 1
+
+
 def test_ec2_compute_instance_role_is_the_ecs_agent_role(built: Built) -> None:
     # GIVEN Ec2Compute's instance role
     compute = _ec2(built, "OnDemand")
@@ -381,10 +433,13 @@ def test_ec2_compute_architecture_and_largest_instance_from_types(built: Built) 
     assert built.resource("Graviton")["ComputeResources"]["InstanceTypes"] == ["c7g.2xlarge", "r7g"]
 
 
-def test_ec2_compute_optimal_largest_instance(built: Built) -> None:
-    # GIVEN no instance types (Batch's optimal)
-    # THEN the largest instance is that of the optimal families
-    assert _ec2(built, "OnDemand").largest_instance() == instance_class_capacity("optimal")
+def test_ec2_compute_default_types_largest_instance(built: Built) -> None:
+    # GIVEN no instance types (Batch's default_x86_64: m6i, c6i, r6i, c7i)
+    # THEN the largest instance has the most vCPUs (c7i) and memory (r6i) of them
+    largest = _ec2(built, "OnDemand").largest_instance()
+    c7i, r6i = instance_class_capacity("c7i"), instance_class_capacity("r6i")
+    assert largest is not None and c7i is not None and r6i is not None
+    assert (largest.vcpus, largest.memory_mib) == (c7i.vcpus, r6i.memory_mib)
 
 
 def test_ec2_compute_unknown_type_makes_largest_instance_unknown(built: Built) -> None:

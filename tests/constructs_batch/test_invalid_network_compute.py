@@ -14,6 +14,7 @@ import pytest
 from aws_cdk import Size, Stack
 from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_logs as logs
 from helpers import make_app
 
@@ -35,6 +36,22 @@ class Scene:
             public_subnet_ids=["p1", "p2"],
         )
         self.launch_template = ec2.LaunchTemplate(self.stack, "UserTemplate")
+        self.plain_user_data_template = ec2.LaunchTemplate(
+            self.stack, "PlainUserData", user_data=ec2.UserData.for_linux()
+        )
+        zones = [f"az-{n}" for n in range(17)]
+        wide = ec2.Vpc.from_vpc_attributes(
+            self.stack,
+            "Wide",
+            vpc_id="vpc-2",
+            availability_zones=zones,
+            public_subnet_ids=[f"subnet-{n}" for n in range(17)],
+        )
+        self.wide_network = BatchNetwork(self.stack, "WideNetwork", vpc=wide)
+        self.groups = [
+            ec2.SecurityGroup.from_security_group_id(self.stack, f"Group{n}", f"sg-{n}")
+            for n in range(6)
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +139,116 @@ CASES: list[Any] = [
         "max_vcpus must be at least 1, got 0",
         id="fargate-max-vcpus-zero",
     ),
+    pytest.param(
+        lambda s, i: FargateCompute(s.stack, i, network=s.network, security_groups=s.groups),
+        "security_groups must hold 1 to 5 security groups on Fargate, got 6",
+        id="fargate-six-security-groups",
+    ),
+    pytest.param(
+        lambda s, i: FargateCompute(s.stack, i, network=s.wide_network),
+        "network must give Fargate at most 16 job subnets, got 17",
+        id="fargate-seventeen-subnets",
+    ),
     # --- Ec2Compute ------------------------------------------------------------------------
+    pytest.param(
+        lambda s, i: Ec2Compute(s.stack, i, network=s.network, instance_types=[_it("c5.7xlarge")]),
+        "instance_types[0] must be an EC2 instance type (1437 known to botocore",
+        id="ec2-instance-type-that-does-not-exist",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack, i, network=s.network, instance_types=[_it("p6-b200.48xlarge")]
+        ),
+        "instance_types[0] must be an instance type aws-cdk-lib can parse "
+        "(ManagedEc2EcsComputeEnvironment raises 'Malformed instance type identifier' for it), "
+        "got 'p6-b200.48xlarge'",
+        id="ec2-instance-type-cdk-cannot-parse",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack, i, network=s.network, gpu=False, instance_types=[_it("g5.xlarge")]
+        ),
+        "gpu must be True or None with GPU instance types (g5.xlarge): without the NVIDIA "
+        "image their GPUs are never offered to jobs, got False",
+        id="ec2-gpu-types-without-gpu-image",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack,
+            i,
+            network=s.network,
+            image_type=batch.EcsMachineImageType.ECS_AL2023,
+            instance_classes=[ec2.InstanceClass.G6],
+        ),
+        "image_type must be ECS_AL2023_NVIDIA with GPU instance types (g6), got ECS_AL2023",
+        id="ec2-gpu-types-with-plain-image-type",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack, i, network=s.network, image_type=batch.EcsMachineImageType.ECS_AL2
+        ),
+        "image_type must be ECS_AL2023 or ECS_AL2023_NVIDIA: Batch blocks new ECS compute "
+        "environments on Amazon Linux 2 AMIs since 2026-06-30, when AWS ended their support, "
+        "got ECS_AL2",
+        id="ec2-al2-image-type",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack, i, network=s.network, machine_image=ecs.EcsOptimizedImage.amazon_linux2()
+        ),
+        "machine_image must be an Amazon Linux 2023 AMI: Batch blocks new ECS compute "
+        "environments on Amazon Linux 2 since 2026-06-30, got "
+        "/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id",
+        id="ec2-al2-machine-image",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack,
+            i,
+            network=s.network,
+            machine_image=ecs.EcsOptimizedImage.amazon_linux2023(ecs.AmiHardwareType.ARM),
+        ),
+        "machine_image must be built for x86_64 like the instance types, got "
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id (arm64)",
+        id="ec2-arm-machine-image-on-x86",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack,
+            i,
+            network=s.network,
+            machine_image=ecs.EcsOptimizedImage.amazon_linux2023(ecs.AmiHardwareType.GPU),
+            image_type=batch.EcsMachineImageType.ECS_AL2023,
+        ),
+        "image_type must be ECS_AL2023_NVIDIA for machine_image "
+        "/aws/service/ecs/optimized-ami/amazon-linux-2023/gpu/recommended/image_id, got ECS_AL2023",
+        id="ec2-machine-image-of-another-type",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(s.stack, i, network=s.network, instance_types=[_it("p3.2xlarge")]),
+        "must run the ECS AL2023 NVIDIA image, which does not support p3, g3, got p3.2xlarge",
+        id="ec2-p3-on-al2023-nvidia",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack,
+            i,
+            network=s.network,
+            cpu_architecture=ecs.CpuArchitecture.ARM64,
+            instance_types=[_it("c6i.large")],
+        ),
+        "cpu_architecture must be that of instance_types and instance_classes "
+        "(x86_64: c6i.large), got ARM64",
+        id="ec2-arm-architecture-with-x86-types",
+    ),
+    pytest.param(
+        lambda s, i: Ec2Compute(
+            s.stack, i, network=s.network, launch_template=s.plain_user_data_template
+        ),
+        "launch_template user data must be MIME multi-part (ec2.MultipartUserData): Batch "
+        "marks the compute environment INVALID otherwise",
+        id="ec2-launch-template-single-part-user-data",
+    ),
     pytest.param(
         lambda s, i: Ec2Compute(s.stack, i, network=s.network, min_vcpus=16, max_vcpus=8),
         "min_vcpus must be at most max_vcpus (8), got 16",
@@ -184,7 +310,7 @@ CASES: list[Any] = [
     pytest.param(
         lambda s, i: Ec2Compute(s.stack, i, network=s.network, gpu=True),
         "gpu=True needs instance_types or instance_classes with GPUs (such as g5 or p4d), "
-        "got none: Batch's optimal instance types have no GPU",
+        "got none: Batch's default_x86_64 instance types have no GPU",
         id="ec2-gpu-optimal",
     ),
     pytest.param(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import Acknowledgment, Duration, Size, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Size, Stack, Validations
+from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_efs as efs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -14,7 +16,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_ssm as ssm
 from aws_cdk.assertions import Match, Template
 from constructs import IConstruct
-from helpers import make_app
+from helpers import logical_id, make_app, properties
 
 from constructs_batch import limits
 from constructs_batch.compute import Ec2Compute, FargateCompute
@@ -84,6 +86,18 @@ class Jobs:
         self.writable_job = ContainerJob(
             self.stack, "WritableJob", image=IMAGE, readonly_root_filesystem=False
         )
+        # The escape hatch after construction: an EFS volume added to the L2 container.
+        self.file_system = efs.FileSystem(
+            self.stack, "Data", vpc=network.vpc, removal_policy=RemovalPolicy.DESTROY
+        )
+        self.fargate_job.container.add_volume(
+            batch.EcsVolume.efs(
+                name="data",
+                container_path="/data",
+                file_system=self.file_system,
+                enable_transit_encryption=True,
+            )
+        )
         self.submitter = iam.Role(
             self.stack, "Submitter", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
         )
@@ -92,12 +106,10 @@ class Jobs:
         self.resources: dict[str, Any] = self.template.to_json()["Resources"]
 
     def logical_id(self, construct: IConstruct) -> str:
-        child = construct.node.default_child
-        return self.stack.get_logical_id(child if child is not None else construct)  # type: ignore[arg-type]
+        return logical_id(construct)
 
     def props(self, construct: IConstruct) -> dict[str, Any]:
-        props: dict[str, Any] = self.resources[self.logical_id(construct)]["Properties"]
-        return props
+        return properties(self.resources, construct)
 
 
 @pytest.fixture(scope="module")
@@ -334,6 +346,28 @@ def test_job_read_only_root_gets_a_writable_scratch_tmp(jobs: Jobs) -> None:
     assert container["Volumes"] == [{"Name": "scratch"}]
     assert container["MountPoints"] == [
         {"ContainerPath": "/tmp", "SourceVolume": "scratch", "ReadOnly": False}
+    ]
+
+
+def test_job_keeps_volumes_added_through_the_escape_hatch(jobs: Jobs) -> None:
+    # GIVEN a Fargate job with its scratch volume, and an EFS volume a user added
+    # afterwards with job.container.add_volume(...)
+    # WHEN the stack is synthesized
+    container = jobs.props(jobs.fargate_job.job_definition)["ContainerProperties"]
+    # THEN both volumes and both mount points are there, the scratch one without Host
+    assert container["Volumes"] == [
+        {"Name": "scratch"},
+        {
+            "Name": "data",
+            "EfsVolumeConfiguration": {
+                "FileSystemId": {"Ref": jobs.logical_id(jobs.file_system)},
+                "TransitEncryption": "ENABLED",
+            },
+        },
+    ]
+    assert container["MountPoints"] == [
+        {"ContainerPath": "/tmp", "SourceVolume": "scratch", "ReadOnly": False},
+        {"ContainerPath": "/data", "SourceVolume": "data"},
     ]
 
 

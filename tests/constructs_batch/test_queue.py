@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_batch as batch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match, Template
 from helpers import make_app
@@ -59,7 +60,15 @@ class Platform:
             on_demand=self.on_demand,
             runnable_timeout=Duration.hours(2),
         )
-        self.gpu_queue = BatchQueue(self.stack, "GpuQueue", environments=[self.gpu])
+        self.gpu_queue = BatchQueue(
+            self.stack,
+            "GpuQueue",
+            environments=[self.gpu],
+            runnable_timeout={
+                batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY: None,
+                batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT: Duration.minutes(10),
+            },
+        )
         self.template = Template.from_stack(self.stack)
 
 
@@ -137,11 +146,30 @@ def test_queue_cancels_jobs_stuck_in_runnable_by_default(platform: Platform) -> 
     # GIVEN a queue with the default runnable_timeout
     # WHEN the stack is synthesized
     actions = _queue_props(platform, platform.default)["JobStateTimeLimitActions"]
-    # THEN each stuck reason cancels RUNNABLE jobs after 30 minutes
+    # THEN a job waiting for capacity is cancelled after a day (waiting for Spot or GPU
+    # capacity is normal), one that can never be placed after 30 minutes
+    seconds = dict(zip(limits.JOB_STATE_TIME_LIMIT_REASONS, (86400, 1800, 1800), strict=True))
     assert actions == [
-        {"Action": "CANCEL", "MaxTimeSeconds": 1800, "Reason": reason, "State": "RUNNABLE"}
+        {
+            "Action": "CANCEL",
+            "MaxTimeSeconds": seconds[reason],
+            "Reason": reason,
+            "State": "RUNNABLE",
+        }
         for reason in limits.JOB_STATE_TIME_LIMIT_REASONS
     ]
+
+
+def test_queue_runnable_timeout_per_reason(platform: Platform) -> None:
+    # GIVEN a GPU queue that never cancels for capacity and cancels a job no instance
+    # can hold after 10 minutes, leaving the third reason at its default
+    # WHEN the stack is synthesized
+    actions = _queue_props(platform, platform.gpu_queue)["JobStateTimeLimitActions"]
+    # THEN only the two misconfiguration reasons have an action, each with its time
+    assert {a["Reason"]: a["MaxTimeSeconds"] for a in actions} == {
+        "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE": 1800,
+        "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT": 600,
+    }
 
 
 def test_queue_runnable_timeout_is_configurable(platform: Platform) -> None:
@@ -192,12 +220,13 @@ def test_queue_placement_names_prefixed_argument(platform: Platform) -> None:
     errors = platform.default.placement_errors(
         vcpus=200, memory_mib=2048, gpus=0, fargate=False, argument_prefix="loader_"
     )
-    # THEN the message names loader_vcpus, the queue and the largest instance (optimal's)
-    optimal = limits.instance_class_capacity("optimal")
-    assert optimal is not None
+    # THEN the message names loader_vcpus, the queue and the largest instance (of
+    # Batch's default types)
+    default = limits.instance_class_capacity("default_x86_64")
+    assert default is not None
     assert errors == [
-        f"loader_vcpus must be at most {optimal.vcpus} to fit an instance on queue Default "
-        f"(its largest instance: {optimal.vcpus} vCPU, {optimal.memory_mib} MiB), got 200"
+        f"loader_vcpus must be at most {default.vcpus} to fit an instance on queue Default "
+        f"(its largest instance: {default.vcpus} vCPU, {default.memory_mib} MiB), got 200"
     ]
 
 
