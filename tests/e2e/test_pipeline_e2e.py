@@ -2,7 +2,7 @@
 
 Each test creates the stack's resources in the emulator (``pipeline`` fixture), moves
 objects through S3, SQS, the submitter Lambda's handler and AWS Batch as
-``pipeline_local`` plays those services, and checks what lands in DynamoDB and S3.
+``constructs_batch.local`` plays those services, and checks what lands in DynamoDB and S3.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import loader_contract as loader
 import pytest
-import submit_contract as submit
-from pipeline_local import (
+from constructs_batch.runtime.csv_loader import loader_contract as loader
+from constructs_batch.runtime.submit_job import submit_contract as submit
+
+from constructs_batch.local import (
     INDEX_TYPE_MISMATCH,
     Intrinsics,
     LocalPipeline,
@@ -167,8 +168,8 @@ def test_pipeline_turns_a_burst_into_one_array_job_whose_children_load_their_own
     # WHEN the three messages arrive in one batch and Batch runs every child
     delivery = pipeline.deliver()
     (job,) = pipeline.submitted_jobs()
-    runs = pipeline.job_runs(job)
-    loader_runs = pipeline.run_loaders(runs)
+    results = pipeline.run_jobs()
+    loader_runs = sorted(results, key=lambda r: r.run.array_index or 0)
 
     # THEN one array job of three children ran, each child loaded the object the ledger
     # gives its index, and the table holds every object's rows
@@ -180,7 +181,7 @@ def test_pipeline_turns_a_burst_into_one_array_job_whose_children_load_their_own
         assert ledger is not None
         assert (ledger["status"], ledger["rows_loaded"]) == (SUCCEEDED, len(samples[key].good))
         child = loader_runs[int(ledger["array_index"])]
-        (start,) = [e for e in child.events if e.get("event") == "start"]
+        (start,) = [e for e in child.records if e.get("event") == "start"]
         assert start["key"] == key
     expected = {k: v for s in samples.values() for k, v in s.good.items()}
     assert _by_key(pipeline.scan()) == expected
@@ -377,7 +378,7 @@ def test_loader_job_definition_gives_the_loader_a_writable_temporary_directory(
     # GIVEN the loader's container properties
     container = wiring.loader_container
     environment = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
-    temp_dir = environment.get("TMPDIR", wiring.image_environment.get("TMPDIR", "/tmp"))
+    temp_dir = environment.get("TMPDIR", wiring.image.environment.get("TMPDIR", "/tmp"))
 
     # WHEN we look for where the loader can write
     mounted = {m.get("ContainerPath") for m in container.get("MountPoints", [])}

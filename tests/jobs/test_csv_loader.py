@@ -24,7 +24,8 @@ from botocore.stub import Stubber
 from loader_main import Loader, LoadResult, main
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
 from loader_writer import BatchWriter, Refusal
-from pipeline_local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
+
+from constructs_batch.local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
 
 LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
 

@@ -109,6 +109,7 @@ def test_wheel_ships_the_library_and_the_pipeline_runtime(installed: Installed) 
     for name in (
         "constructs_batch/__init__.py",
         "constructs_batch/py.typed",
+        "constructs_batch/local/__init__.py",
         "constructs_batch/runtime/submit_job/handler.py",
         "constructs_batch/runtime/csv_loader/Dockerfile",
         "constructs_batch/runtime/csv_loader/loader_main.py",
@@ -130,6 +131,18 @@ def test_user_app_synthesizes_from_the_installed_wheel_with_cdk_nag(installed: I
     assert report["templates"] == ["CsvLoads.template.json", "SharedBatch.template.json"]
     assert [Path(a).name for a in report["assets"]] == sorted(["Dockerfile", "handler.py"])
     assert report["loader_fargate"] is True
+
+
+def test_local_runner_finds_the_runtime_code_in_the_installed_wheel(installed: Installed) -> None:
+    # GIVEN the installed wheel, used from a folder outside the repository
+    # WHEN constructs_batch.local looks for the runtime code it runs
+    report = installed.run(USER_APP / "local_runtime.py")
+    # THEN it finds it in the venv, not the checkout: the handler, and the loader image's
+    # entry point from its Dockerfile
+    venv = str(installed.python.parent.parent.resolve())
+    assert report["local"].startswith(venv) and report["loader_dir"].startswith(venv)
+    assert report["handler"] is True
+    assert report["entrypoint"] + report["cmd"] == ["python", "-m", "loader_main"]
 
 
 def test_readme_examples_run_as_written_outside_the_repository(installed: Installed) -> None:
