@@ -4,9 +4,11 @@ Synthesizes the real CsvPipelineStack (standalone, under cdk.json's context), cr
 its bucket, queues, tables and Batch job definition in an embedded AWS emulator (moto's
 server on 127.0.0.1), uploads a sample CSV with three bad rows, delivers the S3 event
 through SQS to the real submitter handler, runs the job it submitted as a local
-``python -m loader_main`` process with the job's environment (``constructs_batch.local``),
-and reads back the table, the rejects file and the ledger. The last line is the outcome; the exit code is 0 only when the ledger says
-SUCCEEDED and the table and rejects file hold exactly the sample's good and bad rows.
+``python -m loader_main`` process with the job's environment (``constructs_batch.local``)
+and then the completion job that depends on it, and reads back the table, the rejects
+file, the ledger and the ``CsvLoadCompleted`` event a subscribed queue received. The last
+line is the outcome; the exit code is 0 only when the ledger says SUCCEEDED, the table
+and rejects file hold exactly the sample's good and bad rows, and the event says so too.
 """
 
 from __future__ import annotations
@@ -63,12 +65,13 @@ def main() -> int:
         _step(
             f"created bucket {pipeline.bucket}, tables {', '.join(pipeline.tables.values())}, "
             f"queue {pipeline.queue_arn.rsplit(':', 1)[-1]} with its DLQ, job queue, "
-            "job definition (template intrinsics resolved)"
+            "loader and completion job definitions (template intrinsics resolved)"
         )
         _step(
             f"uploading s3://{pipeline.bucket}/{SAMPLE_KEY}: "
             f"{len(sample.good) + len(sample.bad)} rows, {len(sample.bad)} of them bad"
         )
+        subscriber = pipeline.subscribe_to_load_events()
         outcome = run_pipeline(pipeline, SAMPLE_KEY, sample.body)
         delivery = outcome.delivery
         _step(
@@ -93,7 +96,21 @@ def main() -> int:
             f"{ledger.get('rejects_key')}: "
             + ", ".join(f"line {r['line']} {r['reason']}" for r in outcome.rejects)
         )
-    problems = _problems(outcome, sample)
+        for completion in outcome.completion_runs:
+            argv = pipeline.loader_command(completion.run)
+            _step(
+                f"ran `{' '.join([Path(argv[0]).name, *argv[1:]])}` (dependsOn the load job): "
+                f"exit {completion.exit_code} in {completion.seconds:.1f} s"
+            )
+        events = pipeline.received_events(subscriber)
+        for event in events:
+            detail = event["detail"]
+            _step(
+                f"event {event['source']} {event['detail-type']} on the default bus: "
+                f"{detail['key']} {detail['status']}, {detail['rows_loaded']} loaded, "
+                f"{detail['rows_rejected']} rejected, {detail['rows_duplicate']} duplicate"
+            )
+    problems = _problems(outcome, sample) + _event_problems(events, outcome)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     status = str(ledger.get("status"))
@@ -113,6 +130,20 @@ def _cdk_context() -> dict[str, Any]:
 def _shown(path: Path) -> str:
     """A path relative to the checkout when it is in it (the runtime code's own folder)."""
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _event_problems(events: list[dict[str, Any]], outcome: PipelineOutcome) -> list[str]:
+    """What differs from the one CsvLoadCompleted event the load should have sent."""
+    if [e["detail-type"] for e in events] != ["CsvLoadCompleted"]:
+        return [f"expected one CsvLoadCompleted event, got {[e['detail-type'] for e in events]}"]
+    detail = events[0]["detail"]
+    ledger = outcome.ledger
+    if (detail["rows_loaded"], detail["rows_rejected"]) != (
+        int(ledger.get("rows_loaded", -1)),
+        int(ledger.get("rows_rejected", -1)),
+    ):
+        return [f"the event's counts differ from the ledger's: {detail}"]
+    return []
 
 
 def _problems(outcome: PipelineOutcome, sample: SampleCsv) -> list[str]:

@@ -12,7 +12,9 @@ Nothing here is a copy of the pipeline:
    batch, invoke the real ``handler.handler`` in this process, delete what did not fail),
    and AWS Batch (``run_jobs()``: each submitted job, or each child of an array job, runs
    as a local ``python -m loader_main`` process from the package's runtime code, with the
-   environment the job definition and the submission give it).
+   environment the job definition and the submission give it; the completion job that
+   depends on it, ``python -m loader_completion``, runs once the load has finished and
+   publishes its events on the emulator's default event bus).
 
 Example::
 
@@ -97,6 +99,8 @@ class StackWiring:
         notification: the bucket's queue notification (events, filter, queue).
         job_queue_id: the queue the submitter submits to.
         job_definition_id: the loader's job definition.
+        completion_job_definition_id: the completion job's definition (None for a
+            pipeline without one).
         table_ids: every DynamoDB table of the stack.
         image: the loader image's ENTRYPOINT, CMD and ENV (from its Dockerfile).
     """
@@ -111,6 +115,7 @@ class StackWiring:
     notification: dict[str, Any]
     job_queue_id: str
     job_definition_id: str
+    completion_job_definition_id: str | None
     table_ids: tuple[str, ...]
     image: ImageRuntime
 
@@ -178,6 +183,12 @@ class StackWiring:
             variables[submit_contract.ENV_JOB_DEFINITION_ARN],
             submit_contract.ENV_JOB_DEFINITION_ARN,
         )
+        completion = variables.get(submit_contract.ENV_COMPLETION_JOB_DEFINITION_ARN)
+        completion_job_definition_id = (
+            _referenced_id(completion, submit_contract.ENV_COMPLETION_JOB_DEFINITION_ARN)
+            if completion
+            else None
+        )
         table_ids = tuple(
             lid for lid, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"
         )
@@ -192,6 +203,7 @@ class StackWiring:
             notification=notification,
             job_queue_id=job_queue_id,
             job_definition_id=job_definition_id,
+            completion_job_definition_id=completion_job_definition_id,
             table_ids=table_ids,
             image=image_runtime(runtime_dir(LOADER_PACKAGE) / "Dockerfile"),
         )
@@ -318,6 +330,7 @@ class LocalPipeline:
     dead_letter_queue_url: str
     job_queue_arn: str
     job_definition_arn: str
+    completion_job_definition_arn: str | None
     submitter_environment: dict[str, str]
     loader_environment: dict[str, str]
     loader: LocalCommand
@@ -524,6 +537,19 @@ class LocalPipeline:
         ids = [i for i in self._list_jobs(jobQueue=self.job_queue_arn) if ":" not in i]
         return self._describe(ids)
 
+    def load_jobs(self) -> list[dict[str, Any]]:
+        """The loader's jobs among them."""
+        return [j for j in self.submitted_jobs() if j["jobDefinition"] == self.job_definition_arn]
+
+    def completion_jobs(self) -> list[dict[str, Any]]:
+        """The completion jobs among them."""
+        arn = self.completion_job_definition_arn
+        return [j for j in self.submitted_jobs() if arn is not None and j["jobDefinition"] == arn]
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        """One job as ``describe_jobs`` gives it now."""
+        return self._describe([job_id])[0]
+
     def job_runs(self, job: Mapping[str, Any]) -> list[JobRun]:
         """The containers Batch starts for a job: itself, or each child of an array job."""
         return self.aws.batch.runs_of(str(job["jobId"]))
@@ -581,6 +607,48 @@ class LocalPipeline:
             retry_max_delay_seconds=0.01,
         )
         return loader.load(settings_module.source_from_env(run.environment, self.s3))
+
+    # --- EventBridge ----------------------------------------------------------------------------
+
+    def subscribe_to_load_events(self, name: str = "load-events") -> str:
+        """What a team that consumes the pipeline's events deploys: an SQS queue behind a rule
+        on the default bus for this pipeline's ``CsvLoadCompleted`` and ``CsvLoadFailed``.
+
+        Returns:
+            The queue's URL (read it with :meth:`received_events`).
+        """
+        url = str(self.sqs.create_queue(QueueName=name)["QueueUrl"])
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        pattern = {
+            "source": [loader_contract.EVENT_SOURCE],
+            "detail-type": [
+                loader_contract.EVENT_LOAD_COMPLETED,
+                loader_contract.EVENT_LOAD_FAILED,
+            ],
+            "detail": {loader_contract.EVENT_DETAIL_LEDGER_TABLE: [self.ledger_table]},
+        }
+        events = self.aws.client("events")
+        events.put_rule(Name=name, EventPattern=json.dumps(pattern))
+        events.put_targets(Rule=name, Targets=[{"Id": name, "Arn": arn}])
+        return url
+
+    def received_events(self, queue_url: str) -> list[dict[str, Any]]:
+        """The events waiting in a subscribed queue (EventBridge's envelopes), taken off it."""
+        received: list[dict[str, Any]] = []
+        while messages := self.receive_from(queue_url):
+            received.extend(json.loads(m["Body"]) for m in messages)
+        return received
+
+    def receive_from(self, queue_url: str) -> list[dict[str, Any]]:
+        """Up to 10 messages of a queue, deleted once received."""
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=SQS_MAX_RECEIVE, WaitTimeSeconds=0
+        ).get("Messages", [])
+        for message in messages:
+            self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return messages
 
     # --- read back ------------------------------------------------------------------------------
 
@@ -676,6 +744,8 @@ def create_pipeline(aws: LocalAws, wiring: StackWiring) -> LocalPipeline:
     intrinsics = deployment.intrinsics
     loader = _runtime_command(wiring)
     deployment.add_player(wiring.job_definition_id, loader)
+    if wiring.completion_job_definition_id is not None:
+        deployment.add_player(wiring.completion_job_definition_id, loader)
     submitter_environment = {
         name: str(intrinsics.resolve(value, f"{wiring.submitter_id}.Environment.{name}"))
         for name, value in wiring.submitter_environment.items()
@@ -697,6 +767,9 @@ def create_pipeline(aws: LocalAws, wiring: StackWiring) -> LocalPipeline:
         dead_letter_queue_url=deployment.queues[wiring.dead_letter_queue_id],
         job_queue_arn=deployment.job_queues[wiring.job_queue_id],
         job_definition_arn=deployment.job_definitions[wiring.job_definition_id],
+        completion_job_definition_arn=deployment.job_definitions.get(
+            wiring.completion_job_definition_id or ""
+        ),
         submitter_environment=submitter_environment,
         loader_environment=loader_environment,
         loader=loader,
@@ -719,6 +792,8 @@ class PipelineOutcome:
         delivery: the submitter's invocation.
         job: the load job it submitted (describe_jobs, after it ran).
         loader_runs: the loader processes run for the job.
+        completion_runs: the completion job's run (none without one, or when the load
+            failed and Batch never started it).
         items: every item of the target table afterwards.
         rejects: rows of the rejects file (``line``, ``reason``, ``raw``), [] without one.
         ledger: the object's ledger item.
@@ -728,6 +803,7 @@ class PipelineOutcome:
     delivery: Delivery
     job: dict[str, Any]
     loader_runs: list[JobResult]
+    completion_runs: list[JobResult]
     items: list[dict[str, Any]]
     rejects: list[dict[str, str]]
     ledger: dict[str, Any]
@@ -755,16 +831,15 @@ def run_pipeline(pipeline: LocalPipeline, key: str, body: bytes | str) -> Pipeli
     delivery = pipeline.deliver()
     if delivery.failed_message_ids:
         raise RuntimeError(f"the submitter failed messages {delivery.failed_message_ids}")
-    new_jobs = [
-        job
-        for job in pipeline.submitted_jobs()
-        if job["jobId"] not in before and job["jobDefinition"] == pipeline.job_definition_arn
-    ]
+    new_jobs = [job for job in pipeline.load_jobs() if job["jobId"] not in before]
     if len(new_jobs) != 1:
         raise RuntimeError(f"expected one submitted load job, found {len(new_jobs)}")
     results = pipeline.run_jobs()
-    job = pipeline._describe([new_jobs[0]["jobId"]])[0]
+    job = pipeline.job(new_jobs[0]["jobId"])
     loader_runs = [r for r in results if r.run.job_id.split(":")[0] == job["jobId"]]
+    completion_runs = [
+        r for r in results if r.run.environment.get(loader_contract.ENV_LOAD_JOB_ID) == job["jobId"]
+    ]
     ledger = pipeline.ledger_item(object_id(stored))
     if ledger is None:
         raise RuntimeError(f"no ledger item for {object_id(stored)}")
@@ -774,6 +849,7 @@ def run_pipeline(pipeline: LocalPipeline, key: str, body: bytes | str) -> Pipeli
         delivery=delivery,
         job=job,
         loader_runs=loader_runs,
+        completion_runs=completion_runs,
         items=pipeline.scan(),
         rejects=pipeline.read_csv(str(rejects_key)) if rejects_key else [],
         ledger=ledger,

@@ -129,7 +129,7 @@ def test_user_app_synthesizes_from_the_installed_wheel_with_cdk_nag(installed: I
     # staged from the package's runtime code
     assert report["package"].startswith(str(installed.python.parent.parent.resolve()))
     assert report["templates"] == ["CsvLoads.template.json", "SharedBatch.template.json"]
-    assert [Path(a).name for a in report["assets"]] == sorted(["Dockerfile", "handler.py"])
+    assert sorted(Path(a).name for a in report["assets"]) == ["Dockerfile", "handler.py"]
     assert report["loader_fargate"] is True
 
 
