@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import botocore.session
+from aws_cdk import CfnElement, Stack
+from aws_cdk.assertions import Template
 from botocore.exceptions import ClientError
 from botocore.model import ListShape, MapShape, StructureShape
 
@@ -224,8 +226,6 @@ def logical_id(target: Any) -> str:
     """
     if isinstance(target, str):
         return target
-    from aws_cdk import CfnElement, Stack
-
     for attribute in ("job_definition", "state_machine", "schedule", "job_queue"):
         inner = getattr(target, attribute, None)
         if inner is not None:
@@ -239,8 +239,6 @@ def logical_id(target: Any) -> str:
 
 def template_of(stack: Any) -> dict[str, Any]:
     """The CloudFormation template of a synthesized ``aws_cdk.Stack``."""
-    from aws_cdk.assertions import Template
-
     return dict(Template.from_stack(stack).to_json())
 
 

@@ -11,7 +11,10 @@
    error name, which may not start with ``States.``) instead of passing the error on to
    the Parallel's catchers as AWS does; ``JobWorkflow`` catches failed jobs that way. The
    patch names such an error as the states error it is.
-3. Without Docker, moto's Batch finishes every job inside SubmitJob. The patch holds each
+3. A ``.sync`` task polls its job every 0.5 s, as a stand-in for AWS's events; the jobs
+   here run in this process and finish in milliseconds, so the poll is every 50 ms (a
+   three-step workflow takes a fraction of a second instead of a second and a half).
+4. Without Docker, moto's Batch finishes every job inside SubmitJob. The patch holds each
    submitted job (and each child of an array job) instead and hands it to the job player
    (:class:`constructs_batch.local.LocalBatch`), which runs it and reports its outcome.
 
@@ -36,6 +39,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
     StatesErrorName,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_callback,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
     StateTaskService,
 )
@@ -48,6 +54,10 @@ __all__ = ["JobSink", "apply_patches", "set_job_sink"]
 
 #: moto releases these patches are written for (``pyproject.toml`` pins the same range).
 SUPPORTED_MOTO: Final = ((5, 2), (5, 3))
+
+#: How often a ``.sync`` task asks whether its job finished (moto: 0.5 s).
+SYNC_POLL_SECONDS: Final = 0.05
+_SYNC_POLL_NAME: Final = "_DELAY_SECONDS_SYNC_CONDITION_CHECK"
 
 #: Receives each job moto's Batch would have finished at submission.
 JobSink = Callable[[Job], None]
@@ -84,6 +94,8 @@ def apply_patches() -> None:
             StateTaskServiceBatch._normalise_response = _normalise_response  # type: ignore[method-assign]
         if getattr(branches_decl, "CustomErrorName", None) is custom_error_name.CustomErrorName:
             setattr(branches_decl, "CustomErrorName", _branch_error_name)  # noqa: B010
+        if hasattr(state_task_service_callback, _SYNC_POLL_NAME):
+            setattr(state_task_service_callback, _SYNC_POLL_NAME, SYNC_POLL_SECONDS)
         _original_mark_finished = BatchSimpleBackend._mark_job_as_finished
         BatchSimpleBackend._mark_job_as_finished = _hold_job  # type: ignore[method-assign]
         _applied = True

@@ -120,10 +120,18 @@ def test_wheel_ships_the_library_and_the_pipeline_runtime(installed: Installed) 
     assert not [n for n in names if n.startswith(("stacks/", "tests/", "bench/", "scripts/"))]
 
 
-def test_user_app_synthesizes_from_the_installed_wheel_with_cdk_nag(installed: Installed) -> None:
+@pytest.fixture(scope="module")
+def user_app(installed: Installed) -> dict[str, Any]:
+    """The user app's report: run once, from its own folder, on the installed wheel."""
+    return installed.run(USER_APP / "app.py", str(installed.work / "cdk.out"))
+
+
+def test_user_app_synthesizes_from_the_installed_wheel_with_cdk_nag(
+    installed: Installed, user_app: dict[str, Any]
+) -> None:
     # GIVEN a user app (BatchPlatform, an imported queue, the pipeline) in its own folder
     # WHEN it synthesizes with the installed wheel and cdk-nag on
-    report = installed.run(USER_APP / "app.py", str(installed.work / "cdk.out"))
+    report = user_app
     # THEN the package came from the venv, not the checkout, both stacks synthesized with
     # no cdk-nag finding (a finding fails the synth), and the pipeline's assets were
     # staged from the package's runtime code
@@ -133,16 +141,18 @@ def test_user_app_synthesizes_from_the_installed_wheel_with_cdk_nag(installed: I
     assert report["loader_fargate"] is True
 
 
-def test_local_runner_finds_the_runtime_code_in_the_installed_wheel(installed: Installed) -> None:
+def test_local_runner_finds_the_runtime_code_in_the_installed_wheel(
+    installed: Installed, user_app: dict[str, Any]
+) -> None:
     # GIVEN the installed wheel, used from a folder outside the repository
     # WHEN constructs_batch.local looks for the runtime code it runs
-    report = installed.run(USER_APP / "local_runtime.py")
+    report = user_app["local"]
     # THEN it finds it in the venv, not the checkout: the handler, and the loader image's
-    # entry point from its Dockerfile
+    # command line from its Dockerfile
     venv = str(installed.python.parent.parent.resolve())
-    assert report["local"].startswith(venv) and report["loader_dir"].startswith(venv)
+    assert report["module"].startswith(venv) and report["loader_dir"].startswith(venv)
     assert report["handler"] is True
-    assert report["entrypoint"] + report["cmd"] == ["python", "-m", "loader_main"]
+    assert report["argv"] == ["python", "-m", "loader_main"]
 
 
 def test_readme_examples_run_as_written_outside_the_repository(installed: Installed) -> None:
