@@ -86,7 +86,6 @@ LEDGER_KEY_ATTRIBUTE = "object_id"
 LEDGER_BUCKET = "bucket"  # written by the submitter's claim, with the key and version id
 LEDGER_OBJECT_KEY = "key"
 LEDGER_VERSION_ID = "version_id"
-LEDGER_JOB_ID = "job_id"  # the load job (the submitter's)
 LEDGER_STATUS = "status"
 LEDGER_STARTED_AT = "started_at"  # ISO 8601 UTC, e.g. 2025-01-31T12:00:00.000+00:00
 LEDGER_FINISHED_AT = "finished_at"
