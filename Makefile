@@ -58,7 +58,7 @@ test: setup lint typecheck
 	$(VPY) -m pytest -q -n 2 --dist loadfile
 
 demo: setup
-	$(VPY) scripts/demo.py
+	$(VPY) -m scripts.demo
 
 bench: setup
 	$(VPY) bench/run.py

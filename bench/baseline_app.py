@@ -644,24 +644,68 @@ class PipelineStack(Stack):
                     )
                 )
 
-        # --- loader job on the platform's Fargate queue -------------------------
-        loader_role = iam.Role(
-            self,
-            "LoaderRole",
-            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
-            description="Loader job: reads incoming/ and manifests/, writes rejected/ and both tables",
-        )
-        loader_log_group = logs.LogGroup(
-            self, "LoaderLogGroup", retention=logs.RetentionDays.ONE_MONTH
-        )
-        loader_container = batch.EcsFargateContainerDefinition(
-            self,
-            "LoaderContainer",
-            image=ecs.ContainerImage.from_asset(str(LOADER_IMAGE), exclude=ASSET_EXCLUDES),
+        # --- loader job on the platform's Fargate queue, and the completion job ----
+        # that follows each load (same image, another module)
+        loader_image = ecs.ContainerImage.from_asset(str(LOADER_IMAGE), exclude=ASSET_EXCLUDES)
+
+        def fargate_job(
+            name: str,
+            description: str,
+            *,
+            cpu: float,
+            memory: Size,
+            module: str,
+            environment: dict[str, str],
+            timeout: Duration,
+        ) -> tuple[iam.Role, batch.EcsJobDefinition]:
+            role = iam.Role(
+                self,
+                f"{name}Role",
+                assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+                description=description,
+            )
+            log_group = logs.LogGroup(
+                self, f"{name}LogGroup", retention=logs.RetentionDays.ONE_MONTH
+            )
+            container = batch.EcsFargateContainerDefinition(
+                self,
+                f"{name}Container",
+                image=loader_image,
+                cpu=cpu,
+                memory=memory,
+                environment={"AWS_DEFAULT_REGION": self.region, **environment},
+                command=[module],
+                job_role=role,
+                logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=log_group),
+                readonly_root_filesystem=True,
+                assign_public_ip=True,
+                fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
+            )
+            Validations.of(container.execution_role).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::*]",
+                    reason="ecr:GetAuthorizationToken supports no resource-level permissions; "
+                    "the image pull itself is scoped to the repository",
+                )
+            )
+            definition = batch.EcsJobDefinition(
+                self,
+                name,
+                container=container,
+                propagate_tags=True,
+                retry_attempts=3,
+                retry_strategies=retry_strategies(),
+                timeout=timeout,
+            )
+            return role, definition
+
+        loader_role, loader = fargate_job(
+            "Loader",
+            "Loader job: reads incoming/ and manifests/, writes rejected/ and both tables",
             cpu=1,
             memory=Size.gibibytes(2),
+            module="loader_main",
             environment={
-                "AWS_DEFAULT_REGION": self.region,
                 "TARGET_TABLE_NAME": table.table_name,
                 "LEDGER_TABLE_NAME": ledger.table_name,
                 "KEY_COLUMNS": "id",
@@ -671,27 +715,20 @@ class PipelineStack(Stack):
                 "REJECTED_PREFIX": REJECTED_PREFIX,
                 "REJECT_THRESHOLD": "0.05",
             },
-            job_role=loader_role,
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="job", log_group=loader_log_group),
-            readonly_root_filesystem=True,
-            assign_public_ip=True,
-            fargate_cpu_architecture=ecs.CpuArchitecture.X86_64,
-        )
-        Validations.of(loader_container.execution_role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="ecr:GetAuthorizationToken supports no resource-level permissions; "
-                "the image pull itself is scoped to the repository",
-            )
-        )
-        loader = batch.EcsJobDefinition(
-            self,
-            "Loader",
-            container=loader_container,
-            propagate_tags=True,
-            retry_attempts=3,
-            retry_strategies=retry_strategies(),
             timeout=Duration.hours(2),
+        )
+        completion_role, completion = fargate_job(
+            "Completion",
+            "Completion job: reads the ledger and manifests/, records outcomes, "
+            "publishes the load events",
+            cpu=0.25,
+            memory=Size.mebibytes(512),
+            module="loader_completion",
+            environment={
+                "LEDGER_TABLE_NAME": ledger.table_name,
+                "TARGET_TABLE_NAME": table.table_name,
+            },
+            timeout=Duration.minutes(30),
         )
 
         # --- submitter Lambda ---------------------------------------------------
@@ -750,6 +787,7 @@ class PipelineStack(Stack):
                 "INPUT_SUFFIX": INPUT_SUFFIX,
                 "MANIFEST_PREFIX": MANIFEST_PREFIX,
                 "LEASE_SECONDS": "900",
+                "COMPLETION_JOB_DEFINITION_ARN": completion.job_definition_arn,
                 "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
             },
         )
@@ -766,7 +804,7 @@ class PipelineStack(Stack):
         failed_jobs = events.Rule(
             self,
             "FailedJobs",
-            description="Loader jobs that failed on the pipeline's queue",
+            description="Jobs (loads and their completions) that failed on the pipeline's queue",
             event_pattern=events.EventPattern(
                 source=["aws.batch"],
                 detail_type=["Batch Job State Change"],
@@ -774,6 +812,17 @@ class PipelineStack(Stack):
             ),
         )
         failed_jobs.add_target(targets.SnsTopic(alarm_topic))
+        failed_loads = events.Rule(
+            self,
+            "FailedLoads",
+            description="Objects the pipeline could not load (its CsvLoadFailed events)",
+            event_pattern=events.EventPattern(
+                source=["constructs_batch.pipeline"],
+                detail_type=["CsvLoadFailed"],
+                detail={"ledger_table": [ledger.table_name]},
+            ),
+        )
+        failed_loads.add_target(targets.SnsTopic(alarm_topic))
         alarm_action = cloudwatch_actions.SnsAction(alarm_topic)
         dlq_alarm = dead_letters.metric_approximate_number_of_messages_visible(
             period=Duration.minutes(1)
@@ -799,28 +848,43 @@ class PipelineStack(Stack):
         errors_alarm.add_alarm_action(alarm_action)
 
         # --- permissions --------------------------------------------------------
-        # SubmitJob on the queue and every revision of the loader job definition
-        # (job-definition/<name>:*): the revision changes on each deployment.
-        loader_name = Fn.select(
-            0, Fn.split(":", Fn.select(1, Fn.split("/", loader.job_definition_arn)))
-        )
+        # SubmitJob on the queue and every revision of the loader's and the completion's
+        # job definitions (job-definition/<name>:*): the revision changes on each deployment.
+        for definition in (loader, completion):
+            name = Fn.select(
+                0, Fn.split(":", Fn.select(1, Fn.split("/", definition.job_definition_arn)))
+            )
+            iam.Grant.add_to_principal(
+                grantee=submitter,
+                actions=["batch:SubmitJob"],
+                resource_arns=[
+                    job_queue.job_queue_arn,
+                    self.format_arn(
+                        service="batch", resource="job-definition", resource_name=f"{name}:*"
+                    ),
+                ],
+            )
+            nag_name = json.dumps(self.resolve(name), separators=(",", ":"))
+            Validations.of(submitter_role.node.find_child("DefaultPolicy")).acknowledge(
+                Acknowledgment(
+                    id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:"
+                    f"<AWS::AccountId>:job-definition/{nag_name}:*]",
+                    reason="batch:SubmitJob on every revision of one job definition: the "
+                    "revision changes on each deployment and the name is fixed",
+                )
+            )
+        # CancelJob: a load whose completion job could not be submitted is taken back.
         iam.Grant.add_to_principal(
             grantee=submitter,
-            actions=["batch:SubmitJob"],
-            resource_arns=[
-                job_queue.job_queue_arn,
-                self.format_arn(
-                    service="batch", resource="job-definition", resource_name=f"{loader_name}:*"
-                ),
-            ],
+            actions=["batch:CancelJob"],
+            resource_arns=[self.format_arn(service="batch", resource="job", resource_name="*")],
         )
-        nag_name = json.dumps(self.resolve(loader_name), separators=(",", ":"))
-        Validations.of(submitter_role.node.find_child("DefaultPolicy")).acknowledge(
+        Validations.of(submitter_role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:"
-                f"<AWS::AccountId>:job-definition/{nag_name}:*]",
-                reason="batch:SubmitJob on every revision of one job definition: the "
-                "revision changes on each deployment and the name is fixed",
+                "<AWS::AccountId>:job/*]",
+                reason="batch:CancelJob on the load job just submitted, whose id exists only "
+                "at run time",
             )
         )
         ledger.grant(submitter, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -847,6 +911,11 @@ class PipelineStack(Stack):
         grant_objects(loader_role, ["s3:PutObject", "s3:AbortMultipartUpload"], REJECTED_PREFIX)
         table.grant(loader_role, "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
         ledger.grant(loader_role, "dynamodb:UpdateItem")
+        ledger.grant(completion_role, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+        grant_objects(completion_role, ["s3:GetObject"], MANIFEST_PREFIX)
+        events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(
+            completion_role
+        )
 
         outputs = {
             "InputBucketName": bucket.bucket_name,

@@ -3,10 +3,12 @@
 A CSV object dropped under ``incoming/`` sends an ObjectCreated event to an SQS
 queue (with a dead-letter queue). The submitter Lambda reads the queue, claims the
 object in a run ledger (so a duplicate delivery submits nothing) and submits the
-loader job (one array job for a burst of objects). The loader streams the object
-into the target table, writes bad rows to ``rejected/`` and records the outcome in
-the ledger. Failed jobs, a non-empty DLQ and Lambda errors notify an encrypted SNS
-topic.
+loader job (one array job for a burst of objects), then a completion job that
+depends on it. The loader streams the object into the target table, writes bad rows
+to ``rejected/`` and records the outcome in the ledger. The completion job records each
+object's final outcome and publishes a ``CsvLoadCompleted`` or ``CsvLoadFailed`` event
+on the default event bus. Failed jobs, failed loads, a non-empty DLQ and Lambda errors
+notify an encrypted SNS topic.
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ DEFAULT_LOADER_VCPUS = 1.0
 DEFAULT_LOADER_MEMORY = Size.gibibytes(2)
 #: A load that runs longer than this is stopped (and retried by the retry strategy).
 DEFAULT_LOADER_TIMEOUT = Duration.hours(2)
+#: The completion job reads the ledger and publishes events: the smallest Fargate task
+#: (EC2 reserves whole vCPUs), and half an hour for the 10,000 objects of an array job.
+COMPLETION_FARGATE_VCPUS = 0.25
+COMPLETION_EC2_VCPUS = 1.0
+COMPLETION_MEMORY = Size.mebibytes(512)
+COMPLETION_TIMEOUT = Duration.minutes(30)
+#: Where the completion events go: the account's default event bus.
+EVENT_BUS_NAME = "default"
 #: Submitter Lambda: timeout, reserved concurrency (a cap on SubmitJob pressure),
 #: SQS batch size and batching window (bursts become one array job per batch).
 SUBMITTER_TIMEOUT = Duration.seconds(60)
@@ -296,7 +306,9 @@ class CsvToDynamoDbPipeline(Construct):
             ``("",)``; an R export needs ``("NA",)``, a SQL dump often ``("NULL",)``.
         reject_threshold: share of rows (0-1) that may be rejected before a load
             fails. Default: 0.05.
-        loader_image: the loader's image. Default: built from ``jobs/csv_loader``.
+        loader_image: the loader's image, which also runs the completion job (an image
+            built from ``jobs/csv_loader``: ENTRYPOINT ``python -m``, the job definitions
+            name the module). Default: built from ``jobs/csv_loader``.
         loader_vcpus: vCPUs of the loader. Default: 1.
         loader_memory: memory of the loader. Default: 2 GiB.
         submitter_concurrency: reserved concurrency of the submitter. Default: 5.
@@ -311,8 +323,9 @@ class CsvToDynamoDbPipeline(Construct):
             AWS-managed encryption: no key billed while idle).
 
     Attributes:
-        bucket, table, ledger, queue, dead_letter_queue, submitter, loader,
-        batch_queue, alarm_topic, failed_job_rule.
+        bucket, table, ledger, queue, dead_letter_queue, submitter, loader, loader_role,
+        completion, completion_role, batch_queue, alarm_topic, failed_job_rule,
+        failed_load_rule.
     """
 
     @checked_arguments
@@ -369,13 +382,14 @@ class CsvToDynamoDbPipeline(Construct):
             assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
             description="Loader job: reads incoming/ and manifests/, writes rejected/ and both tables",
         )
+        image = loader_image or ecs.ContainerImage.from_asset(
+            _runtime_dir("constructs_batch.runtime.csv_loader"), exclude=_ASSET_EXCLUDES
+        )
         self.loader = ContainerJob(
             self,
             "Loader",
-            image=loader_image
-            or ecs.ContainerImage.from_asset(
-                _runtime_dir("constructs_batch.runtime.csv_loader"), exclude=_ASSET_EXCLUDES
-            ),
+            image=image,
+            command=[loader.LOADER_MODULE],
             queue=self.batch_queue,
             vcpus=loader_vcpus,
             memory=loader_memory,
@@ -397,12 +411,58 @@ class CsvToDynamoDbPipeline(Construct):
             },
             timeout=DEFAULT_LOADER_TIMEOUT,
         )
+        self.completion_role = iam.Role(
+            self,
+            "CompletionRole",
+            assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+            description="Completion job: reads the ledger and manifests/, records outcomes, "
+            "publishes the load events",
+        )
+        self.completion = ContainerJob(
+            self,
+            "Completion",
+            image=image,
+            command=[loader.COMPLETION_MODULE],
+            queue=self.batch_queue,
+            vcpus=COMPLETION_FARGATE_VCPUS if self.batch_queue.fargate else COMPLETION_EC2_VCPUS,
+            memory=COMPLETION_MEMORY,
+            job_role=self.completion_role,
+            log_encryption_key=encryption_key,
+            environment={
+                "AWS_DEFAULT_REGION": Stack.of(self).region,
+                loader.ENV_LEDGER_TABLE_NAME: self.ledger.table_name,
+                loader.ENV_TARGET_TABLE_NAME: self.table.table_name,
+            },
+            timeout=COMPLETION_TIMEOUT,
+        )
         self.submitter = self._submitter(powertools_layer_version, submitter_concurrency)
-        self.failed_job_rule = self._failed_job_rule()
+        self.failed_job_rule = self._notify_rule(
+            "FailedJobs",
+            "Jobs (loads and their completions) that failed on the pipeline's queue",
+            events.EventPattern(
+                source=["aws.batch"],
+                detail_type=["Batch Job State Change"],
+                detail={
+                    "status": ["FAILED"],
+                    "jobQueue": [self.batch_queue.job_queue.job_queue_arn],
+                },
+            ),
+        )
+        self.failed_load_rule = self._notify_rule(
+            "FailedLoads",
+            "Objects the pipeline could not load (its CsvLoadFailed events)",
+            events.EventPattern(
+                source=[loader.EVENT_SOURCE],
+                detail_type=[loader.EVENT_LOAD_FAILED],
+                detail={loader.EVENT_DETAIL_LEDGER_TABLE: [self.ledger.table_name]},
+            ),
+        )
         self._alarms()
 
         # --- wire: least privilege end to end ---------------------------------
         self.loader.grant_submit(self.submitter, self.batch_queue)
+        self.completion.grant_submit(self.submitter, self.batch_queue)
+        self._grant_cancel_jobs(self.submitter)
         self.ledger.grant(
             self.submitter, "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
@@ -416,11 +476,53 @@ class CsvToDynamoDbPipeline(Construct):
         # DescribeTable: the loader reads the key schema once, before it writes anything.
         self.table.grant(self.loader_role, "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
         self.ledger.grant(self.loader_role, "dynamodb:UpdateItem")
+        self.ledger.grant(self.completion_role, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")
+        self._grant_objects(self.completion_role, ["s3:GetObject"], MANIFEST_PREFIX)
+        self._grant_put_load_events(self.completion_role)
         if encryption_key is not None:
             # Reading and writing a table encrypted with a customer-managed key needs
             # the key too (DynamoDB developer guide, "Authorizing use of your key").
-            for grantee in (self.loader_role, self.submitter):
+            for grantee in (self.loader_role, self.completion_role, self.submitter):
                 encryption_key.grant(grantee, *_TABLE_KEY_ACTIONS)
+
+    def _grant_put_load_events(self, grantee: iam.IGrantable) -> None:
+        """PutEvents on the default event bus, of the pipeline's source and detail types only.
+
+        (``ForAllValues``: every entry of a request must carry them; a request without
+        the keys is judged on the bus alone.)
+        """
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["events:PutEvents"],
+            resource_arns=[
+                Stack.of(self).format_arn(
+                    service="events", resource="event-bus", resource_name=EVENT_BUS_NAME
+                )
+            ],
+            conditions={
+                "ForAllValues:StringEquals": {
+                    "events:source": [loader.EVENT_SOURCE],
+                    "events:detail-type": [loader.EVENT_LOAD_COMPLETED, loader.EVENT_LOAD_FAILED],
+                }
+            },
+        )
+
+    def _grant_cancel_jobs(self, grantee: iam.IGrantable) -> None:
+        """CancelJob, for a load whose completion job could not be submitted."""
+        jobs = Stack.of(self).format_arn(service="batch", resource="job", resource_name="*")
+        iam.Grant.add_to_principal(
+            grantee=grantee, actions=["batch:CancelJob"], resource_arns=[jobs]
+        )
+        role = grantee.grant_principal
+        if isinstance(role, iam.Role):
+            Validations.of(role).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{nag_value(self, jobs)}]",
+                    reason="batch:CancelJob on the load job the submitter has just submitted, "
+                    "whose id exists only at run time, when its completion job cannot be "
+                    "submitted",
+                )
+            )
 
     def _grant_objects(self, grantee: iam.IGrantable, actions: list[str], *prefixes: str) -> None:
         """Grant object actions under key prefixes only (and use of the bucket's key, if any)."""
@@ -659,6 +761,9 @@ class CsvToDynamoDbPipeline(Construct):
                 submitter.ENV_INPUT_SUFFIX: INPUT_SUFFIX,
                 submitter.ENV_MANIFEST_PREFIX: MANIFEST_PREFIX,
                 submitter.ENV_LEASE_SECONDS: str(int(LEASE.to_seconds())),
+                submitter.ENV_COMPLETION_JOB_DEFINITION_ARN: (
+                    self.completion.job_definition.job_definition_arn
+                ),
                 "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
             },
         )
@@ -672,20 +777,11 @@ class CsvToDynamoDbPipeline(Construct):
         )
         return function
 
-    def _failed_job_rule(self) -> events.Rule:
-        rule = events.Rule(
-            self,
-            "FailedJobs",
-            description="Loader jobs that failed on the pipeline's queue",
-            event_pattern=events.EventPattern(
-                source=["aws.batch"],
-                detail_type=["Batch Job State Change"],
-                detail={
-                    "status": ["FAILED"],
-                    "jobQueue": [self.batch_queue.job_queue.job_queue_arn],
-                },
-            ),
-        )
+    def _notify_rule(
+        self, construct_id: str, description: str, pattern: events.EventPattern
+    ) -> events.Rule:
+        """An EventBridge rule on the default bus that notifies the alarm topic."""
+        rule = events.Rule(self, construct_id, description=description, event_pattern=pattern)
         rule.add_target(_TopicTarget(self.alarm_topic))
         # EventBridge publishes as its service principal: only for this rule.
         self.alarm_topic.add_to_resource_policy(

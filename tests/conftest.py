@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 from aws_cdk import App
 from helpers import make_app
-from local_aws import LocalAws
+
+from constructs_batch.local import LocalAws
 
 
 @pytest.fixture

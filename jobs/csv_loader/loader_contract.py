@@ -1,8 +1,10 @@
-"""Names and defaults shared by the CSV loader job, its job definition and the submitter.
+"""Names and defaults shared by the CSV loader and completion jobs, their job definitions
+and the submitter.
 
 Constants only (no imports, no code): the CDK construct imports this module as
 ``constructs_batch.runtime.csv_loader.loader_contract`` to name the environment
-variables it sets, and the loader reads the same names at run time.
+variables it sets, and the jobs read the same names at run time. The event names are
+a contract with the teams that subscribe to them.
 """
 
 # --- Set by the job definition (the construct) --------------------------------------------
@@ -62,8 +64,28 @@ MANIFEST_FIELD_VERSION_ID = "version_id"
 MANIFEST_FIELD_ETAG = "etag"
 MANIFEST_FIELD_OBJECT_ID = "object_id"
 
+# --- The image: ENTRYPOINT ``python -m``, each job definition's command names its module --
+LOADER_MODULE = "loader_main"
+COMPLETION_MODULE = "loader_completion"
+
+# --- The completion job (submitted after each load job, dependsOn it) ---------------------
+# Set by its job definition: ENV_LEDGER_TABLE_NAME and ENV_TARGET_TABLE_NAME (above). Set per
+# submission: the load's own object (ENV_CSV_* and ENV_LEDGER_OBJECT_ID) or manifest
+# (ENV_CSV_MANIFEST, every entry), and the id of the load job (or array job) it completes:
+ENV_LOAD_JOB_ID = "LOAD_JOB_ID"
+# One event per object on the account's default event bus: this source, and a detail type
+# that says how the object's load ended.
+EVENT_SOURCE = "constructs_batch.pipeline"
+EVENT_LOAD_COMPLETED = "CsvLoadCompleted"
+EVENT_LOAD_FAILED = "CsvLoadFailed"
+# The detail field naming the pipeline (its ledger table): rules of one pipeline match it.
+EVENT_DETAIL_LEDGER_TABLE = "ledger_table"
+
 # --- Run ledger item -------------------------------------------------------------------------
 LEDGER_KEY_ATTRIBUTE = "object_id"
+LEDGER_BUCKET = "bucket"  # written by the submitter's claim, with the key and version id
+LEDGER_OBJECT_KEY = "key"
+LEDGER_VERSION_ID = "version_id"
 LEDGER_STATUS = "status"
 LEDGER_STARTED_AT = "started_at"  # ISO 8601 UTC, e.g. 2025-01-31T12:00:00.000+00:00
 LEDGER_FINISHED_AT = "finished_at"
@@ -73,6 +95,8 @@ LEDGER_ROWS_REJECTED = "rows_rejected"  # number
 LEDGER_ROWS_DUPLICATE = "rows_duplicate"  # number
 LEDGER_REJECTS_KEY = "rejects_key"  # S3 key of the rejects file; absent without rejects
 LEDGER_ERROR = "error"  # present only when FAILED
+LEDGER_COMPLETED_AT = "completed_at"  # written by the completion job, ISO 8601 UTC
+LEDGER_COMPLETION_JOB_ID = "completion_job_id"
 
 STATUS_SUBMITTING = "SUBMITTING"
 STATUS_SUBMITTED = "SUBMITTED"
@@ -81,6 +105,8 @@ STATUS_SUCCEEDED = "SUCCEEDED"
 STATUS_FAILED = "FAILED"
 
 # --- Process exit codes ------------------------------------------------------------------
-EXIT_SUCCEEDED = 0
-EXIT_FAILED = 1  # the object did not load (ledger says FAILED and why)
+# A load that ends FAILED (a bad file) exits 0 once its outcome is recorded: the job did its
+# part, and AWS Batch runs the completion job only after a load job that SUCCEEDED.
+EXIT_SUCCEEDED = 0  # the outcome is recorded (the loader: SUCCEEDED or FAILED)
+EXIT_FAILED = 1  # the outcome could not be recorded (or, completion: events not published)
 EXIT_CONFIGURATION_ERROR = 2  # bad or missing environment: nothing was loaded or recorded

@@ -5,8 +5,10 @@ Run as ``python -m loader_main``. The job definition's environment gives the set
 for an array child); see ``loader_contract`` for every name. The run is recorded in the
 ledger table (RUNNING, then SUCCEEDED or FAILED with counts) and logged as JSON lines.
 
-Exit codes: 0 the object loaded; 1 it did not (the ledger says why); 2 the environment
-is unusable (nothing loaded or recorded).
+Exit codes: 0 the outcome is recorded in the ledger, SUCCEEDED or FAILED (the completion
+job, which AWS Batch starts only after a load job that succeeded, reports a failed load);
+1 the outcome could not be recorded; 2 the environment is unusable (nothing loaded or
+recorded).
 """
 
 from __future__ import annotations
@@ -54,7 +56,15 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["LoadError", "LoadResult", "Loader", "build_clients", "main"]
+__all__ = [
+    "LoadError",
+    "LoadResult",
+    "Loader",
+    "build_clients",
+    "log_event",
+    "log_to_stdout",
+    "main",
+]
 
 LOGGER: Final = logging.getLogger("csv_loader")
 # Bytes per S3 read; the text layer buffers 64 KiB on top.
@@ -103,11 +113,6 @@ class LoadResult:
     finished_at: str
     duration_s: float
     error: str | None
-
-    @property
-    def exit_code(self) -> int:
-        """Process exit code for this outcome."""
-        return c.EXIT_SUCCEEDED if self.status == c.STATUS_SUCCEEDED else c.EXIT_FAILED
 
 
 class _Counters:
@@ -575,11 +580,13 @@ def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> 
         gc.freeze()
         gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
     try:
-        result = Loader(s3=s3, dynamodb=dynamodb, settings=settings).load(source)
+        Loader(s3=s3, dynamodb=dynamodb, settings=settings).load(source)
     except Exception as exc:  # the ledger itself failed: the run cannot be recorded
         log_event("ledger_error", object_id=source.object_id, error=_describe(exc))
         return c.EXIT_FAILED
-    return result.exit_code
+    # Recorded, whatever its status (the summary says it): the job succeeds, so that AWS
+    # Batch runs the completion job that depends on it.
+    return c.EXIT_SUCCEEDED
 
 
 def _quoted(etag: str) -> str:
@@ -607,7 +614,7 @@ def _explain(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _log_to_stdout() -> None:
+def log_to_stdout() -> None:
     """JSON lines on stdout, one per event (CloudWatch Logs gets one event per line)."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -617,5 +624,5 @@ def _log_to_stdout() -> None:
 
 
 if __name__ == "__main__":
-    _log_to_stdout()
+    log_to_stdout()
     sys.exit(main(tune_gc=True))

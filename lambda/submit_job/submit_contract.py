@@ -25,6 +25,9 @@ ENV_INPUT_SUFFIX: Final = "INPUT_SUFFIX"
 ENV_MANIFEST_PREFIX: Final = "MANIFEST_PREFIX"
 #: How long, in seconds, a SUBMITTING claim blocks a redelivery of the same object.
 ENV_LEASE_SECONDS: Final = "LEASE_SECONDS"
+#: ARN of the completion job's definition: submitted after each load job, depending on it.
+#: Unset or empty: no completion job.
+ENV_COMPLETION_JOB_DEFINITION_ARN: Final = "COMPLETION_JOB_DEFINITION_ARN"
 
 DEFAULT_INPUT_PREFIX: Final = "incoming/"
 DEFAULT_INPUT_SUFFIX: Final = ".csv"
@@ -49,6 +52,8 @@ JOB_ENV_LEDGER_OBJECT_ID: Final = "LEDGER_OBJECT_ID"
 JOB_ENV_CSV_MANIFEST: Final = "CSV_MANIFEST"
 #: Set by AWS Batch in each child of an array job: the child's index (0-based).
 JOB_ENV_ARRAY_INDEX: Final = "AWS_BATCH_JOB_ARRAY_INDEX"
+#: Completion job: the id of the load job (or array job) it completes.
+JOB_ENV_LOAD_JOB_ID: Final = "LOAD_JOB_ID"
 
 # --- Array job manifest: a JSON list of objects with these fields ------------
 MANIFEST_FIELD_BUCKET: Final = "bucket"

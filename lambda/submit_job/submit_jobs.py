@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from submit_contract import (
@@ -21,6 +21,7 @@ from submit_contract import (
     JOB_ENV_CSV_MANIFEST,
     JOB_ENV_CSV_VERSION_ID,
     JOB_ENV_LEDGER_OBJECT_ID,
+    JOB_ENV_LOAD_JOB_ID,
     MANIFEST_FIELD_BUCKET,
     MANIFEST_FIELD_ETAG,
     MANIFEST_FIELD_KEY,
@@ -34,11 +35,14 @@ from submit_events import S3Object
 
 __all__ = [
     "ARRAY_JOB_NAME_PREFIX",
+    "COMPLETION_JOB_NAME_PREFIX",
     "JOB_NAME_PATTERN",
     "JOB_NAME_PREFIX",
     "array_job_environment",
     "array_job_name",
     "chunk",
+    "completion_job_environment",
+    "completion_job_name",
     "manifest_body",
     "manifest_key",
     "manifest_uri",
@@ -49,6 +53,8 @@ __all__ = [
 
 JOB_NAME_PREFIX = "load-"
 ARRAY_JOB_NAME_PREFIX = "load-batch-"
+#: As long as ``load-``: a load job's name with it in place stays within the name limit.
+COMPLETION_JOB_NAME_PREFIX = "done-"
 #: What AWS Batch accepts as a job name (SubmitJob API).
 JOB_NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_JOB_NAME_LENGTH - 1}}}")
 #: Hex digits of the hash that keeps names of different objects apart after truncation.
@@ -113,6 +119,27 @@ def array_job_environment(bucket: str, key: str) -> dict[str, str]:
         key: Key of the manifest.
     """
     return {JOB_ENV_CSV_MANIFEST: manifest_uri(bucket, key)}
+
+
+def completion_job_name(load_job_name: str) -> str:
+    """The completion job's name: the load job's, ``done-`` in place of ``load-``.
+
+    Args:
+        load_job_name: The name of the load job it completes.
+    """
+    return f"{COMPLETION_JOB_NAME_PREFIX}{load_job_name.removeprefix(JOB_NAME_PREFIX)}"
+
+
+def completion_job_environment(
+    load_environment: Mapping[str, str], load_job_id: str
+) -> dict[str, str]:
+    """Environment of a completion job: the load's (its object or manifest) and its job id.
+
+    Args:
+        load_environment: The container overrides of the load job it completes.
+        load_job_id: The load job's id.
+    """
+    return {**load_environment, JOB_ENV_LOAD_JOB_ID: load_job_id}
 
 
 def manifest_key(prefix: str, manifest_id: str) -> str:

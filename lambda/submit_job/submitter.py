@@ -9,10 +9,12 @@ For each batch the :class:`Submitter`:
 3. submits the claimed objects: one object as a plain job, several as ONE array job
    per bucket with a manifest in S3 (SubmitJob is capped at 50 calls per second per
    account and Region and the cap cannot be raised; an array job of up to 10,000
-   children costs one call);
+   children costs one call), then the completion job that depends on it (one more
+   call per submission), which records each object's outcome and publishes its event;
 4. marks the ledger items SUBMITTED, or, when a submission fails, releases its
    claims and reports every message that contributed to it as a batch item failure
-   (SQS then redelivers only those messages).
+   (SQS then redelivers only those messages). A load whose completion job cannot be
+   submitted is cancelled and fails the same way: every load has its completion.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from submit_contract import (
     DEFAULT_INPUT_SUFFIX,
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MANIFEST_PREFIX,
+    ENV_COMPLETION_JOB_DEFINITION_ARN,
     ENV_INPUT_PREFIX,
     ENV_INPUT_SUFFIX,
     ENV_JOB_DEFINITION_ARN,
@@ -60,6 +63,8 @@ from submit_jobs import (
     array_job_environment,
     array_job_name,
     chunk,
+    completion_job_environment,
+    completion_job_name,
     manifest_body,
     manifest_key,
     manifest_uri,
@@ -104,6 +109,8 @@ class Settings:
         input_suffix: Keys outside it are ignored. Default: ".csv".
         manifest_prefix: Key prefix of array job manifests. Default: "manifests/".
         lease_seconds: How long a SUBMITTING claim blocks a redelivery. Default: 900.
+        completion_job_definition_arn: The completion job's definition, submitted after
+            each load job with a dependency on it. Default: "" (no completion job).
     """
 
     job_queue_arn: str
@@ -113,6 +120,7 @@ class Settings:
     input_suffix: str = DEFAULT_INPUT_SUFFIX
     manifest_prefix: str = DEFAULT_MANIFEST_PREFIX
     lease_seconds: int = DEFAULT_LEASE_SECONDS
+    completion_job_definition_arn: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -144,6 +152,7 @@ class Settings:
             input_suffix=environ.get(ENV_INPUT_SUFFIX, DEFAULT_INPUT_SUFFIX),
             manifest_prefix=environ.get(ENV_MANIFEST_PREFIX, DEFAULT_MANIFEST_PREFIX),
             lease_seconds=lease_seconds,
+            completion_job_definition_arn=environ.get(ENV_COMPLETION_JOB_DEFINITION_ARN, ""),
         )
 
 
@@ -412,21 +421,33 @@ class Submitter:
     # --- submit --------------------------------------------------------------
 
     def _submit(self, submission: _Submission) -> bool:
-        """Submit one job; on failure release its claims. True when submitted."""
+        """Submit one load job and its completion; on failure release the claims."""
         objects = [claim.s3_object for claim in submission.claims]
+        log = {
+            "objects": len(objects),
+            "object_ids": [o.object_id for o in objects],
+            "message_ids": list(submission.message_ids),
+        }
         try:
-            job_id, job_name, manifest = self._submit_objects(submission.bucket, objects)
+            job_id, job_name, manifest, environment = self._submit_objects(
+                submission.bucket, objects
+            )
         except Exception:
             # Throttling that outlasted the client's retries, a rejected request, or a bug:
             # the objects stay unsubmitted and their messages come back.
+            self._logger.exception("submission failed; claims released", extra=log)
+            self._map(self._release, submission.claims)
+            return False
+        try:
+            completion_id = self._submit_completion(job_id, job_name, environment)
+        except Exception:
+            # A load nobody completes would never report its objects: take it back, and
+            # let the redelivered messages submit both again.
             self._logger.exception(
-                "submission failed; claims released",
-                extra={
-                    "objects": len(objects),
-                    "object_ids": [o.object_id for o in objects],
-                    "message_ids": list(submission.message_ids),
-                },
+                "completion job not submitted; load job cancelled, claims released",
+                extra={**log, "job_id": job_id},
             )
+            self._cancel(job_id)
             self._map(self._release, submission.claims)
             return False
 
@@ -435,6 +456,7 @@ class Submitter:
             extra={
                 "job_id": job_id,
                 "job_name": job_name,
+                "completion_job_id": completion_id,
                 "objects": len(objects),
                 "object_id": objects[0].object_id if manifest is None else None,
                 "manifest": manifest,
@@ -451,39 +473,75 @@ class Submitter:
 
     def _submit_objects(
         self, bucket: str, objects: Sequence[S3Object]
-    ) -> tuple[str, str, str | None]:
-        """SubmitJob for one object, or manifest + one array job; (job id, name, manifest URI)."""
+    ) -> tuple[str, str, str | None, dict[str, str]]:
+        """SubmitJob for one object, or manifest + one array job.
+
+        Returns:
+            (job id, job name, manifest URI or None, the job's environment overrides)
+        """
         if len(objects) == 1:
             job_name = object_job_name(objects[0])
-            job_id = self._submit_job(job_name, single_job_environment(objects[0]), None)
-            return job_id, job_name, None
+            environment = single_job_environment(objects[0])
+            job_id = self._submit_job(job_name, environment, size=len(objects))
+            return job_id, job_name, None, environment
         job_name = array_job_name(objects)
         key = manifest_key(self.settings.manifest_prefix, self._new_manifest_id())
         # Written before SubmitJob: a child may start as soon as the job exists.
         self.s3.put_object(
             Bucket=bucket, Key=key, Body=manifest_body(objects), ContentType="application/json"
         )
-        job_id = self._submit_job(job_name, array_job_environment(bucket, key), len(objects))
-        return job_id, job_name, manifest_uri(bucket, key)
+        environment = array_job_environment(bucket, key)
+        job_id = self._submit_job(job_name, environment, size=len(objects))
+        return job_id, job_name, manifest_uri(bucket, key), environment
 
-    def _submit_job(self, job_name: str, environment: Mapping[str, str], size: int | None) -> str:
-        overrides: Any = {"environment": [{"name": k, "value": v} for k, v in environment.items()]}
-        if size is None:
-            response = self.batch.submit_job(
-                jobName=job_name,
-                jobQueue=self.settings.job_queue_arn,
-                jobDefinition=self.settings.job_definition_arn,
-                containerOverrides=overrides,
-            )
-        else:
-            response = self.batch.submit_job(
-                jobName=job_name,
-                jobQueue=self.settings.job_queue_arn,
-                jobDefinition=self.settings.job_definition_arn,
-                containerOverrides=overrides,
-                arrayProperties={"size": size},
-            )
+    def _submit_completion(
+        self, load_job_id: str, load_job_name: str, load_environment: Mapping[str, str]
+    ) -> str | None:
+        """The completion job, after the whole load job (every child of an array job)."""
+        definition = self.settings.completion_job_definition_arn
+        if not definition:
+            return None
+        return self._submit_job(
+            completion_job_name(load_job_name),
+            completion_job_environment(load_environment, load_job_id),
+            job_definition=definition,
+            depends_on=load_job_id,
+        )
+
+    def _submit_job(
+        self,
+        job_name: str,
+        environment: Mapping[str, str],
+        *,
+        size: int = 1,
+        job_definition: str | None = None,
+        depends_on: str | None = None,
+    ) -> str:
+        request: dict[str, Any] = {
+            "jobName": job_name,
+            "jobQueue": self.settings.job_queue_arn,
+            "jobDefinition": job_definition or self.settings.job_definition_arn,
+            "containerOverrides": {
+                "environment": [{"name": k, "value": v} for k, v in environment.items()]
+            },
+        }
+        if size > 1:
+            request["arrayProperties"] = {"size": size}
+        if depends_on is not None:
+            # No type: a job waits for the whole of an array job it depends on.
+            request["dependsOn"] = [{"jobId": depends_on}]
+        response = self.batch.submit_job(**request)
         return response["jobId"]
+
+    def _cancel(self, job_id: str) -> None:
+        try:
+            self.batch.cancel_job(
+                jobId=job_id, reason="its completion job could not be submitted; resubmitted"
+            )
+        except (ClientError, BotoCoreError):
+            # It loads then, and loads again when the messages come back: the writes are
+            # idempotent, only its completion event is missing.
+            self._logger.exception("load job not cancelled", extra={"job_id": job_id})
 
     def _map(self, function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
         if len(items) <= 1 or self._ledger_concurrency == 1:

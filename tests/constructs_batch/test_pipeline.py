@@ -52,6 +52,21 @@ def built() -> Pipelines:
     return Pipelines()
 
 
+def _job_definition(template: Template, module: str) -> dict[str, Any]:
+    """The container properties of the job definition that runs ``module``."""
+    (definition,) = [
+        d["Properties"]["ContainerProperties"]
+        for d in template.find_resources("AWS::Batch::JobDefinition").values()
+        if d["Properties"]["ContainerProperties"].get("Command") == [module]
+    ]
+    container: dict[str, Any] = definition
+    return container
+
+
+def _job_environment(template: Template, module: str) -> dict[str, Any]:
+    return {e["Name"]: e["Value"] for e in _job_definition(template, module)["Environment"]}
+
+
 def _actions(statements: list[dict[str, Any]]) -> set[str]:
     found: set[str] = set()
     for statement in statements:
@@ -211,12 +226,7 @@ def test_pipeline_submitter_is_latest_python_on_arm_with_partial_failures(
 def test_pipeline_loader_job_gets_tables_and_columns(built: Pipelines) -> None:
     # GIVEN a pipeline keyed by (tenant, id) with a numeric amount column
     # THEN the loader's job definition names both tables and the columns
-    env = built.template.find_resources("AWS::Batch::JobDefinition")
-    (definition,) = env.values()
-    variables = {
-        e["Name"]: e["Value"]
-        for e in definition["Properties"]["ContainerProperties"]["Environment"]
-    }
+    variables = _job_environment(built.template, loader.LOADER_MODULE)
     assert variables[loader.ENV_TARGET_TABLE_NAME] == {
         "Ref": built.logical_id(built.pipeline.table)
     }
@@ -245,9 +255,11 @@ def test_pipeline_submitter_may_only_submit_its_job_and_write_the_ledger(
 ) -> None:
     # GIVEN the submitter's role
     statements = built.policy_statements(built.pipeline.submitter.role)
-    # THEN it can submit, claim ledger items, write manifests and its logs: nothing else
+    # THEN it can submit (and cancel a load whose completion it could not submit), claim
+    # ledger items, write manifests and its logs: nothing else
     assert _actions(statements) == {
         "batch:SubmitJob",
+        "batch:CancelJob",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
@@ -302,6 +314,104 @@ def test_pipeline_loader_reads_incoming_writes_rejected_and_the_two_tables(
         "Fn::GetAtt": [built.logical_id(built.pipeline.ledger), "Arn"]
     }
     assert len(statements) == 4
+
+
+def test_pipeline_submits_a_completion_job_from_the_loader_image(built: Pipelines) -> None:
+    # GIVEN the default pipeline's two job definitions
+    completion = _job_definition(built.template, loader.COMPLETION_MODULE)
+    load = _job_definition(built.template, loader.LOADER_MODULE)
+    # THEN the completion job runs the loader's image, small, with the tables it needs
+    assert completion["Image"] == load["Image"]
+    resources = {r["Type"]: r["Value"] for r in completion["ResourceRequirements"]}
+    assert resources == {"VCPU": "0.25", "MEMORY": "512"}
+    variables = {e["Name"]: e["Value"] for e in completion["Environment"]}
+    assert variables[loader.ENV_LEDGER_TABLE_NAME] == {
+        "Ref": built.logical_id(built.pipeline.ledger)
+    }
+    assert variables[loader.ENV_TARGET_TABLE_NAME] == {
+        "Ref": built.logical_id(built.pipeline.table)
+    }
+    # AND the submitter is told its definition and may submit it to the pipeline's queue
+    submitter_variables = built.template.find_resources("AWS::Lambda::Function")[
+        built.logical_id(built.pipeline.submitter)
+    ]["Properties"]["Environment"]["Variables"]
+    assert submitter_variables[submitter.ENV_COMPLETION_JOB_DEFINITION_ARN] == {
+        "Ref": built.stack.get_logical_id(
+            built.pipeline.completion.job_definition.node.default_child
+        )
+    }
+    (submits,) = [
+        s
+        for s in built.policy_statements(built.pipeline.submitter.role)
+        if s["Action"] == "batch:SubmitJob"
+    ]
+    assert len(submits["Resource"]) == 3  # the queue, every revision of each definition
+
+
+def test_pipeline_completion_reads_the_ledger_and_publishes_only_its_events(
+    built: Pipelines,
+) -> None:
+    # GIVEN the completion job's role
+    statements = built.policy_statements(built.pipeline.completion_role)
+    by_action = {
+        (s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])): s for s in statements
+    }
+    # THEN it reads and updates the ledger, reads manifests/,
+    ledger_arn = {"Fn::GetAtt": [built.logical_id(built.pipeline.ledger), "Arn"]}
+    assert by_action[("dynamodb:BatchGetItem", "dynamodb:UpdateItem")]["Resource"] == ledger_arn
+    bucket_arn = {"Fn::GetAtt": [built.logical_id(built.pipeline.bucket), "Arn"]}
+    assert by_action["s3:GetObject"]["Resource"] == {"Fn::Join": ["", [bucket_arn, "/manifests/*"]]}
+    # AND puts events on the default bus only, of the pipeline's source and detail types
+    put = by_action["events:PutEvents"]
+    assert put["Resource"] == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":events:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":event-bus/default",
+            ],
+        ]
+    }
+    assert put["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "events:source": [loader.EVENT_SOURCE],
+            "events:detail-type": [loader.EVENT_LOAD_COMPLETED, loader.EVENT_LOAD_FAILED],
+        }
+    }
+    assert len(statements) == 3
+
+
+def test_pipeline_failed_loads_notify_the_alarm_topic(built: Pipelines) -> None:
+    # GIVEN the default pipeline
+    topic_ref = {"Ref": built.logical_id(built.pipeline.alarm_topic)}
+    # THEN its own CsvLoadFailed events reach the topic
+    built.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": [loader.EVENT_SOURCE],
+                "detail-type": [loader.EVENT_LOAD_FAILED],
+                "detail": {"ledger_table": [{"Ref": built.logical_id(built.pipeline.ledger)}]},
+            },
+            "Targets": [Match.object_like({"Arn": topic_ref})],
+        },
+    )
+    # AND EventBridge may publish to the topic for that rule (and the failed-job rule) only
+    (policy,) = built.template.find_resources("AWS::SNS::TopicPolicy").values()
+    publishers = [
+        s["Condition"]["ArnEquals"]["aws:SourceArn"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    assert sorted(p["Fn::GetAtt"][0] for p in publishers) == sorted(
+        built.logical_id(rule)
+        for rule in (built.pipeline.failed_job_rule, built.pipeline.failed_load_rule)
+    )
 
 
 def test_pipeline_failed_jobs_and_alarms_notify_an_encrypted_topic(built: Pipelines) -> None:
@@ -396,11 +506,7 @@ def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str
 
 
 def _loader_environment(template: Template) -> dict[str, Any]:
-    (definition,) = template.find_resources("AWS::Batch::JobDefinition").values()
-    return {
-        e["Name"]: e["Value"]
-        for e in definition["Properties"]["ContainerProperties"]["Environment"]
-    }
+    return _job_environment(template, loader.LOADER_MODULE)
 
 
 def test_pipeline_loader_gets_only_the_empty_string_as_null_value_by_default(

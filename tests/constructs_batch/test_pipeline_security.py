@@ -47,8 +47,8 @@ def built() -> Encrypted:
 def test_pipeline_key_encrypts_table_ledger_and_log_groups(built: Encrypted) -> None:
     # GIVEN encryption_key
     # WHEN the stack is synthesized
-    # THEN the table and the ledger use it, as do the loader's, the submitter's and the
-    # default network's flow log groups
+    # THEN the table and the ledger use it, as do the loader's, the completion job's, the
+    # submitter's and the default network's flow log groups
     for table in (built.pipeline.table, built.pipeline.ledger):
         sse = built.resource(built.template, table)["SSESpecification"]
         assert sse == {
@@ -61,20 +61,22 @@ def test_pipeline_key_encrypts_table_ledger_and_log_groups(built: Encrypted) -> 
         for r in built.template["Resources"].values()
         if r["Type"] == "AWS::Logs::LogGroup"
     ]
-    assert len(log_groups) == 3
+    assert len(log_groups) == 4
     assert all(lg.get("KmsKeyId") == built.key_arn for lg in log_groups)
 
 
-def test_pipeline_key_is_usable_by_the_loader_and_the_submitter(built: Encrypted) -> None:
+def test_pipeline_key_is_usable_by_the_loader_the_completion_and_the_submitter(
+    built: Encrypted,
+) -> None:
     # GIVEN encryption_key
     # WHEN the stack is synthesized
     submitter_role = built.pipeline.submitter.role
     assert submitter_role is not None
     roles = {
         built.stack.get_logical_id(role.node.default_child)  # type: ignore[arg-type]
-        for role in (built.pipeline.loader_role, submitter_role)
+        for role in (built.pipeline.loader_role, built.pipeline.completion_role, submitter_role)
     }
-    # THEN the policies of both roles allow encrypting and decrypting with it
+    # THEN the policies of the three roles allow encrypting and decrypting with it
     granted = set()
     for policy in built.template["Resources"].values():
         if policy["Type"] != "AWS::IAM::Policy":

@@ -1,15 +1,34 @@
-"""Fixtures for the end-to-end tests: the synthesized stack's wiring and its pipeline in moto."""
+"""Fixtures for the end-to-end tests: synthesized stacks, deployed in the session's emulator."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from aws_cdk import Stack
-from local_aws import LocalAws
-from pipeline_local import LocalPipeline, StackWiring, create_pipeline, synth_wiring
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from helpers import make_app
 
+from constructs_batch import (
+    BatchQueue,
+    ContainerJob,
+    JobSchedule,
+    JobWorkflow,
+    QueueCapacity,
+    UnmanagedCompute,
+)
+from constructs_batch.local import (
+    LocalAws,
+    LocalPipeline,
+    StackWiring,
+    create_pipeline,
+    template_of,
+)
 from constructs_batch.pipeline import CsvToDynamoDbPipeline
+from stacks.pipeline_stack import CsvPipelineStack
 
 #: The column types and missing-value spelling of the files ``formats_pipeline`` loads.
 NUMERIC_COLUMNS = ("amount",)
@@ -33,7 +52,7 @@ def _formats_stack(app: Any, stack_id: str) -> Stack:
 @pytest.fixture(scope="session")
 def wiring() -> StackWiring:
     """The standalone CsvPipelineStack, synthesized once under cdk.json's context."""
-    return synth_wiring()
+    return StackWiring.from_stack(CsvPipelineStack(make_app(), "CsvPipeline"))
 
 
 @pytest.fixture
@@ -45,10 +64,89 @@ def pipeline(aws: LocalAws, wiring: StackWiring) -> LocalPipeline:
 @pytest.fixture(scope="session")
 def formats_wiring() -> StackWiring:
     """A pipeline with numeric_columns, boolean_columns and null_values, synthesized once."""
-    return synth_wiring(_formats_stack)
+    return StackWiring.from_stack(_formats_stack(make_app(), "CsvFormats"))
 
 
 @pytest.fixture
 def formats_pipeline(aws: LocalAws, formats_wiring: StackWiring) -> LocalPipeline:
     """That pipeline's resources in a freshly reset emulator."""
     return create_pipeline(aws, formats_wiring)
+
+
+class FlowApp:
+    """A user's app: a queue, two jobs, a three-step workflow that notifies, two schedules.
+
+    Synthesized once (``template``); each test deploys it in a freshly reset emulator.
+    """
+
+    def __init__(self) -> None:
+        self.stack = Stack(make_app(), "Flows")
+        compute = UnmanagedCompute(self.stack, "Compute", unmanaged_vcpus=16)
+        self.queue = BatchQueue(
+            self.stack,
+            "Queue",
+            environments=[compute],
+            capacity=QueueCapacity(fargate=False, vcpus=4, memory_mib=8192),
+        )
+        image = ecs.ContainerImage.from_registry("public.ecr.aws/docker/library/python:3.13-slim")
+        self.worker = ContainerJob(
+            self.stack, "Worker", image=image, queue=self.queue, environment={"STAGE": "test"}
+        )
+        self.reporter = ContainerJob(
+            self.stack,
+            "Reporter",
+            image=image,
+            queue=self.queue,
+            command=["python", "-m", "report"],
+        )
+        self.topic = sns.Topic(self.stack, "Failures", enforce_ssl=True)
+        self.flow = JobWorkflow(self.stack, "Nightly", notify=self.topic)
+        key = sfn.JsonPath.string_at("$.key")
+        self.flow.define(
+            self.flow.submit(
+                "Load",
+                job=self.worker,
+                queue=self.queue,
+                environment={"S3_KEY": key, "FAIL": sfn.JsonPath.string_at("$.fail")},
+            )
+            .next(
+                self.flow.submit(
+                    "Fan",
+                    job=self.worker,
+                    queue=self.queue,
+                    array_size=3,
+                    environment={"S3_KEY": key, "FAIL": sfn.JsonPath.string_at("$.fail")},
+                )
+            )
+            .next(
+                self.flow.submit(
+                    "Report",
+                    job=self.reporter,
+                    queue=self.queue,
+                    environment={"LOAD_JOB_ID": sfn.JsonPath.string_at("$.jobs.Load.JobId")},
+                )
+            )
+        )
+        self.nightly = JobSchedule(
+            self.stack,
+            "NightlyRun",
+            schedule=scheduler.ScheduleExpression.cron(minute="0", hour="2"),
+            workflow=self.flow,
+            input={"key": "incoming/nightly.csv", "fail": "none"},
+        )
+        self.hourly = JobSchedule(
+            self.stack,
+            "HourlyReport",
+            schedule=scheduler.ScheduleExpression.rate(Duration.hours(1)),
+            job=self.worker,
+            queue=self.queue,
+            environment={"MODE": "scheduled"},
+            array_size=2,
+        )
+        self.template = template_of(self.stack)
+
+
+@pytest.fixture(scope="session")
+def flow_app() -> FlowApp:
+    """The workflow app, synthesized once."""
+    return FlowApp()

@@ -2,7 +2,7 @@
 
 Each test creates the stack's resources in the emulator (``pipeline`` fixture), moves
 objects through S3, SQS, the submitter Lambda's handler and AWS Batch as
-``pipeline_local`` plays those services, and checks what lands in DynamoDB and S3.
+``constructs_batch.local`` plays those services, and checks what lands in DynamoDB and S3.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import loader_contract as loader
 import pytest
-import submit_contract as submit
-from pipeline_local import (
+from constructs_batch.runtime.csv_loader import loader_contract as loader
+from constructs_batch.runtime.submit_job import submit_contract as submit
+
+from constructs_batch.local import (
+    DEPENDENCY_FAILED_REASON,
     INDEX_TYPE_MISMATCH,
     Intrinsics,
     LocalPipeline,
@@ -42,7 +44,7 @@ def _by_key(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def _only_run(pipeline: LocalPipeline) -> Any:
-    (job,) = pipeline.submitted_jobs()
+    (job,) = pipeline.load_jobs()
     (run,) = pipeline.job_runs(job)
     return run
 
@@ -53,8 +55,10 @@ def _only_run(pipeline: LocalPipeline) -> Any:
 def test_pipeline_loads_good_rows_rejects_bad_rows_and_records_success(
     pipeline: LocalPipeline,
 ) -> None:
-    # GIVEN a CSV of 97 good rows and 3 bad ones, under a key S3 URL-encodes
+    # GIVEN a CSV of 97 good rows and 3 bad ones, under a key S3 URL-encodes, and a team
+    # subscribed to the pipeline's events
     sample = sample_csv()
+    subscriber = pipeline.subscribe_to_load_events()
 
     # WHEN it is uploaded and carried through the pipeline
     outcome = run_pipeline(pipeline, "incoming/customers 2025-01.csv", sample.body)
@@ -69,6 +73,32 @@ def test_pipeline_loads_good_rows_rejects_bad_rows_and_records_success(
     assert (ledger["status"], ledger["rows_loaded"], ledger["rows_rejected"]) == (SUCCEEDED, 97, 3)
     assert ledger["rejects_key"] == "rejected/incoming/customers 2025-01.csv.errors.csv"
     assert ledger["job_id"] == outcome.job["jobId"]
+    # AND the completion job ran after the load, recorded the outcome and told the team
+    (completion,) = outcome.completion_runs
+    assert completion.succeeded
+    assert ledger["completion_job_id"] == completion.run.job_id
+    assert ledger["completed_at"] >= ledger["finished_at"]
+    (event,) = pipeline.received_events(subscriber)
+    assert (event["source"], event["detail-type"]) == (loader.EVENT_SOURCE, "CsvLoadCompleted")
+    assert event["detail"] == {
+        "object_id": outcome.object_id,
+        "bucket": pipeline.bucket,
+        "key": "incoming/customers 2025-01.csv",
+        "version_id": outcome.stored.version_id,
+        "status": SUCCEEDED,
+        "rows_loaded": 97,
+        "rows_rejected": 3,
+        "rows_duplicate": 0,
+        "rejects_key": ledger["rejects_key"],
+        "error": None,
+        "started_at": ledger["started_at"],
+        "finished_at": ledger["finished_at"],
+        "duration_s": float(ledger["duration_s"]),
+        "table": pipeline.target_table,
+        "ledger_table": pipeline.ledger_table,
+        "load_job_id": outcome.job["jobId"],
+        "completion_job_id": completion.run.job_id,
+    }
 
 
 # --- the submitter ------------------------------------------------------------------------------
@@ -88,7 +118,7 @@ def test_pipeline_submits_once_when_s3_sends_the_same_event_twice(
     second = pipeline.deliver(pipeline.receive(max_messages=1))
 
     # THEN one job was submitted, the duplicate succeeded without a job, and the queue is empty
-    assert len(pipeline.submitted_jobs()) == 1
+    assert len(pipeline.load_jobs()) == 1
     assert (first.failed_message_ids, second.failed_message_ids) == ([], [])
     assert pipeline.queue_depth() == 0
 
@@ -110,7 +140,7 @@ def test_pipeline_submits_once_when_sqs_redelivers_a_processed_message(
     assert again["MessageId"] == message["MessageId"]
     assert again["Attributes"]["ApproximateReceiveCount"] == "2"
     assert delivery.failed_message_ids == []
-    assert len(pipeline.submitted_jobs()) == 1
+    assert len(pipeline.load_jobs()) == 1
 
 
 def test_pipeline_fails_only_the_malformed_message_of_a_batch(pipeline: LocalPipeline) -> None:
@@ -126,7 +156,7 @@ def test_pipeline_fails_only_the_malformed_message_of_a_batch(pipeline: LocalPip
     # THEN only the malformed message is reported, the good object is submitted,
     # and only the malformed message stays in the queue
     assert delivery.failed_message_ids == [malformed_id]
-    (job,) = pipeline.submitted_jobs()
+    (job,) = pipeline.load_jobs()
     (run,) = pipeline.job_runs(job)
     assert run.environment[loader.ENV_CSV_KEY] == stored.key
     assert pipeline.queue_depth() == 1
@@ -163,25 +193,42 @@ def test_pipeline_turns_a_burst_into_one_array_job_whose_children_load_their_own
         for p, n in (("a", 10), ("b", 20), ("c", 30))
     }
     stored = {key: pipeline.upload_and_notify(key, s.body) for key, s in samples.items()}
+    subscriber = pipeline.subscribe_to_load_events()
 
     # WHEN the three messages arrive in one batch and Batch runs every child
     delivery = pipeline.deliver()
-    (job,) = pipeline.submitted_jobs()
-    runs = pipeline.job_runs(job)
-    loader_runs = pipeline.run_loaders(runs)
+    (job,) = pipeline.load_jobs()
+    (completion_job,) = pipeline.completion_jobs()
+    results = pipeline.run_jobs()
+    loader_runs = sorted(results[:3], key=lambda r: r.run.array_index or 0)
 
-    # THEN one array job of three children ran, each child loaded the object the ledger
-    # gives its index, and the table holds every object's rows
+    # THEN one array job of three children ran, then one completion job that depends on
+    # the whole array job,
     assert (len(delivery.message_ids), delivery.failed_message_ids) == (3, [])
     assert job["arrayProperties"]["size"] == 3
     assert [r.exit_code for r in loader_runs] == [0, 0, 0]
+    assert [r.run.job_id for r in results[3:]] == [completion_job["jobId"]]
+    assert completion_job["dependsOn"] == [{"jobId": job["jobId"]}]
+    assert pipeline.job(completion_job["jobId"])["status"] == SUCCEEDED
+    # each child loaded the object the ledger gives its index, the table holds every
+    # object's rows, and each object's completion went out as its own event
+    events = {e["detail"]["key"]: e for e in pipeline.received_events(subscriber)}
+    assert sorted(events) == sorted(samples)
     for key, obj in stored.items():
         ledger = pipeline.ledger_item(object_id(obj))
         assert ledger is not None
         assert (ledger["status"], ledger["rows_loaded"]) == (SUCCEEDED, len(samples[key].good))
         child = loader_runs[int(ledger["array_index"])]
-        (start,) = [e for e in child.events if e.get("event") == "start"]
+        (start,) = [e for e in child.records if e.get("event") == "start"]
         assert start["key"] == key
+        detail = events[key]["detail"]
+        assert events[key]["detail-type"] == "CsvLoadCompleted"
+        assert (detail["object_id"], detail["rows_loaded"]) == (
+            object_id(obj),
+            len(samples[key].good),
+        )
+        assert detail["load_job_id"] == job["jobId"]
+        assert ledger["completion_job_id"] == completion_job["jobId"]
     expected = {k: v for s in samples.values() for k, v in s.good.items()}
     assert _by_key(pipeline.scan()) == expected
 
@@ -249,20 +296,48 @@ def test_loader_rerun_after_a_crash_mid_file_leaves_the_same_items(
 def test_loader_fails_a_file_of_only_bad_rows_and_fills_the_rejects_file(
     pipeline: LocalPipeline,
 ) -> None:
-    # GIVEN a CSV whose every data row is bad
+    # GIVEN a CSV whose every data row is bad, and a team subscribed to the pipeline's events
     sample = sample_csv(good=0)
+    subscriber = pipeline.subscribe_to_load_events()
 
     # WHEN it is carried through the pipeline
     outcome = run_pipeline(pipeline, "incoming/all-bad.csv", sample.body)
 
-    # THEN the job exits non-zero, the ledger says FAILED with why, nothing is loaded,
-    # and the rejects file lists every row
-    assert [run.exit_code for run in outcome.loader_runs] == [1]
+    # THEN the ledger says FAILED with why, nothing is loaded, the rejects file lists every
+    # row, and the load job still exits 0: its outcome is recorded
     ledger = outcome.ledger
     assert (ledger["status"], ledger["rows_loaded"], ledger["rows_rejected"]) == (FAILED, 0, 3)
     assert "every data row was rejected" in ledger["error"]
     assert [(int(r["line"]), r["reason"]) for r in outcome.rejects] == sample.bad
     assert outcome.items == []
+    assert [run.exit_code for run in outcome.loader_runs] == [0]
+    # AND so the completion job ran, and the team heard of the failure, with why
+    (event,) = pipeline.received_events(subscriber)
+    assert event["detail-type"] == "CsvLoadFailed"
+    assert (event["detail"]["status"], event["detail"]["error"]) == (FAILED, ledger["error"])
+    assert ledger["completion_job_id"] == outcome.completion_runs[0].run.job_id
+
+
+def test_pipeline_completion_job_fails_when_its_load_job_failed(pipeline: LocalPipeline) -> None:
+    # GIVEN a submitted load whose loader cannot record anything (its ledger is gone)
+    subscriber = pipeline.subscribe_to_load_events()
+    pipeline.upload_and_notify("incoming/orphan.csv", sample_csv(good=5, bad=False).body)
+    pipeline.deliver()
+    (load,) = pipeline.load_jobs()
+    (completion,) = pipeline.completion_jobs()
+    pipeline.dynamodb.delete_table(TableName=pipeline.ledger_table)
+
+    # WHEN Batch runs the jobs
+    (result,) = pipeline.run_jobs()
+
+    # THEN the loader exited 1, its job failed, the completion job never ran and failed
+    # as AWS fails a job whose dependency failed (both reach the failed-job alarm: same
+    # queue), and no event went out
+    assert (result.run.job_id, result.exit_code) == (load["jobId"], 1)
+    assert pipeline.job(load["jobId"])["status"] == FAILED
+    failed = pipeline.job(completion["jobId"])
+    assert (failed["status"], failed["statusReason"]) == (FAILED, DEPENDENCY_FAILED_REASON)
+    assert pipeline.received_events(subscriber) == []
 
 
 def _r_export() -> tuple[str, dict[str, dict[str, Any]], list[tuple[int, str, str, str]]]:
@@ -377,7 +452,7 @@ def test_loader_job_definition_gives_the_loader_a_writable_temporary_directory(
     # GIVEN the loader's container properties
     container = wiring.loader_container
     environment = {e["Name"]: e["Value"] for e in container.get("Environment", [])}
-    temp_dir = environment.get("TMPDIR", wiring.image_environment.get("TMPDIR", "/tmp"))
+    temp_dir = environment.get("TMPDIR", wiring.image.environment.get("TMPDIR", "/tmp"))
 
     # WHEN we look for where the loader can write
     mounted = {m.get("ContainerPath") for m in container.get("MountPoints", [])}

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_aws import LocalAws
+
+from constructs_batch.local import LocalAws
 
 # In the image the loader's modules are top-level (WORKDIR /app); mirror that here.
 LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"

@@ -24,7 +24,8 @@ from botocore.stub import Stubber
 from loader_main import Loader, LoadResult, main
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
 from loader_writer import BatchWriter, Refusal
-from pipeline_local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
+
+from constructs_batch.local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
 
 LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
 
@@ -434,8 +435,8 @@ def test_loader_fails_when_rejects_exceed_the_threshold(world: Any) -> None:
     # WHEN it is loaded
     result = _load(world, "incoming/threshold.csv", body, reject_threshold=0.1)
 
-    # THEN the run fails (exit 1) and says why; the good rows are written all the same
-    assert (result.status, result.exit_code) == (contract.STATUS_FAILED, contract.EXIT_FAILED)
+    # THEN the run fails and says why; the good rows are written all the same
+    assert result.status == contract.STATUS_FAILED
     assert result.error == "2 of 11 data rows rejected (18.18%), above REJECT_THRESHOLD 0.1"
     assert (result.rows_loaded, result.rows_duplicate, result.rows_rejected) == (8, 1, 2)
     assert len(world.items()) == 8
@@ -449,7 +450,7 @@ def test_loader_fails_when_every_row_is_bad_and_lists_them_all(world: Any) -> No
     result = _load(world, "incoming/allbad.csv", body, reject_threshold=1.0)
 
     # THEN the run fails and the rejects file holds every row
-    assert result.exit_code == contract.EXIT_FAILED
+    assert result.status == contract.STATUS_FAILED
     assert result.error == "every data row was rejected (3 rows)"
     assert [r["line"] for r in _rejects(world, result)] == ["2", "3", "4"]
     assert world.items() == {}
@@ -680,8 +681,8 @@ def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
     # WHEN rows are loaded
     result = _load(world, "incoming/stuck.csv", _rows(60), dynamodb=flaky, max_retry_seconds=0.2)
 
-    # THEN the run fails (non-zero exit) naming the give-up, and the ledger says FAILED
-    assert result.exit_code == contract.EXIT_FAILED
+    # THEN the run fails naming the give-up, and the ledger says FAILED
+    assert result.status == contract.STATUS_FAILED
     assert result.error is not None and "gave up after retrying for 0.2 s" in result.error
     assert world.ledger(result.object_id)["status"] == contract.STATUS_FAILED
 
@@ -963,6 +964,28 @@ def test_loader_logs_progress_and_a_summary_as_json(
     progress = [e for e in events if e["event"] == "progress"]
     assert progress and {"rows", "rows_per_s", "rows_written"} <= set(progress[0])
     assert events[-1]["event"] == "summary" and events[-1]["rows_loaded"] == 50
+
+
+def test_main_exits_0_once_a_failed_load_is_recorded(world: Any) -> None:
+    # GIVEN an object whose every row is bad, named by the job's environment
+    world.put_csv("incoming/bad.csv", "id,name,amount\n,empty,1\n")
+    environment = {
+        **world.aws.env,
+        contract.ENV_TARGET_TABLE_NAME: world.target_table,
+        contract.ENV_LEDGER_TABLE_NAME: world.ledger_table,
+        contract.ENV_KEY_COLUMNS: "id",
+        contract.ENV_CSV_BUCKET: world.bucket,
+        contract.ENV_CSV_KEY: "incoming/bad.csv",
+        contract.ENV_LEDGER_OBJECT_ID: "id-bad",
+    }
+
+    # WHEN main runs the load
+    code = main(environment)
+
+    # THEN the ledger records the failure and the job succeeds, so that its completion
+    # job (which AWS Batch runs only after a job that succeeded) reports it
+    assert world.ledger("id-bad")["status"] == contract.STATUS_FAILED
+    assert code == contract.EXIT_SUCCEEDED
 
 
 def test_main_exits_2_when_the_environment_is_incomplete() -> None:

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from local_aws import LocalAws
+
+from constructs_batch.local import LocalAws
 
 SUBMIT_JOB_DIR = Path(__file__).resolve().parents[2] / "lambda" / "submit_job"
 for _path in (SUBMIT_JOB_DIR, Path(__file__).resolve().parent):

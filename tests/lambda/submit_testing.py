@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from local_aws import LocalAws
 from submitter import Settings, Submitter
+
+from constructs_batch.local import LocalAws
 
 BUCKET = "landing"
 LEDGER_TABLE = "ledger"

@@ -346,3 +346,99 @@ def test_submitter_manifest_write_failure_releases_claims(pipeline: Pipeline) ->
     assert sorted(failed_ids(response)) == ["m1", "m2"]
     assert pipeline.parent_jobs() == []
     assert pipeline.ledger() == {}
+
+
+# --- the completion job ------------------------------------------------------------------------
+
+
+class _RefusingCompletions:
+    """A Batch client that refuses SubmitJob of one job definition and records CancelJob."""
+
+    def __init__(self, batch: Any, definition: str) -> None:
+        self._batch = batch
+        self._definition = definition
+        self.cancelled: list[str] = []
+
+    def submit_job(self, **kwargs: Any) -> Any:
+        if kwargs["jobDefinition"] == self._definition:
+            raise ClientError(
+                {"Error": {"Code": "TooManyRequestsException", "Message": "slow down"}},
+                "SubmitJob",
+            )
+        return self._batch.submit_job(**kwargs)
+
+    def cancel_job(self, **kwargs: Any) -> Any:
+        self.cancelled.append(kwargs["jobId"])
+        return self._batch.cancel_job(**kwargs)
+
+
+def _with_completion(pipeline: Pipeline) -> str:
+    """Give the pipeline's submitter a completion job definition; its ARN."""
+    arn = str(
+        pipeline.batch.register_job_definition(
+            jobDefinitionName="csv-completion",
+            type="container",
+            containerProperties={"image": "loader:latest", "vcpus": 1, "memory": 512},
+        )["jobDefinitionArn"]
+    )
+    pipeline.settings = dataclasses.replace(pipeline.settings, completion_job_definition_arn=arn)
+    return arn
+
+
+def test_submitter_submits_a_completion_job_that_depends_on_the_load(pipeline: Pipeline) -> None:
+    # GIVEN a submitter with a completion job definition, and one new object
+    completion_arn = _with_completion(pipeline)
+    event = sqs_event(("m1", s3_body(s3_record("incoming/a.csv", etag="e1"))))
+
+    # WHEN the batch is processed
+    response = pipeline.submitter().process(event)
+
+    # THEN the load is followed by its completion: same object, the load's id, and a
+    # dependency on the load
+    assert failed_ids(response) == []
+    load, completion = sorted(pipeline.parent_jobs(), key=lambda j: j["jobName"], reverse=True)
+    assert completion["jobDefinition"] == completion_arn
+    assert completion["jobName"] == "done-" + load["jobName"].removeprefix("load-")
+    assert completion["dependsOn"] == [{"jobId": load["jobId"]}]
+    environment = job_environment(completion)
+    assert environment["LOAD_JOB_ID"] == load["jobId"]
+    assert environment["LEDGER_OBJECT_ID"] == job_environment(load)["LEDGER_OBJECT_ID"]
+
+
+def test_submitter_completes_an_array_job_as_a_whole_from_its_manifest(
+    pipeline: Pipeline,
+) -> None:
+    # GIVEN a submitter with a completion job definition, and a burst of three objects
+    completion_arn = _with_completion(pipeline)
+    event = sqs_event(*((f"m{n}", s3_body(s3_record(f"incoming/{n}.csv"))) for n in range(3)))
+
+    # WHEN the batch is processed
+    pipeline.submitter().process(event)
+
+    # THEN one completion job (not an array) waits for the whole array job and reads its manifest
+    jobs = pipeline.parent_jobs()
+    [load] = [j for j in jobs if j["jobDefinition"] != completion_arn]
+    [completion] = [j for j in jobs if j["jobDefinition"] == completion_arn]
+    assert load["arrayProperties"]["size"] == 3
+    assert "size" not in completion.get("arrayProperties", {})
+    assert completion["dependsOn"] == [{"jobId": load["jobId"]}]
+    assert job_environment(completion)["CSV_MANIFEST"] == job_environment(load)["CSV_MANIFEST"]
+
+
+def test_submitter_cancels_the_load_and_fails_its_messages_when_the_completion_is_refused(
+    pipeline: Pipeline,
+) -> None:
+    # GIVEN a Batch that takes the load but refuses its completion (throttled past retries)
+    completion_arn = _with_completion(pipeline)
+    batch = _RefusingCompletions(pipeline.batch, completion_arn)
+    event = sqs_event(("m1", s3_body(s3_record("incoming/a.csv", etag="e1"))))
+
+    # WHEN the batch is processed
+    response = pipeline.submitter(batch=batch).process(event)
+
+    # THEN the load was cancelled, the claim released and the message fails (SQS brings it
+    # back to submit both again): no load goes without its completion
+    [load] = pipeline.parent_jobs()
+    assert batch.cancelled == [load["jobId"]]
+    assert failed_ids(response) == ["m1"]
+    assert pipeline.ledger() == {}

@@ -8,10 +8,12 @@ import pkgutil
 
 import constructs_batch
 
-#: Modules whose public names are helpers for tests, the AWS limits and their
-#: validators, or the runtime code shipped in the package.
+#: Modules whose public names are helpers for tests, the local runner (it needs the
+#: emulator: the ``local`` extra), the AWS limits and their validators, or the runtime
+#: code shipped in the package.
 NOT_RE_EXPORTED = {
     "constructs_batch.testing",
+    "constructs_batch.local",
     "constructs_batch.limits",
     "constructs_batch.runtime",
 }

@@ -16,6 +16,7 @@ def test_contract_job_environment_names_agree() -> None:
         (submitter.JOB_ENV_LEDGER_OBJECT_ID, loader.ENV_LEDGER_OBJECT_ID),
         (submitter.JOB_ENV_CSV_MANIFEST, loader.ENV_CSV_MANIFEST),
         (submitter.JOB_ENV_ARRAY_INDEX, loader.ENV_ARRAY_INDEX),
+        (submitter.JOB_ENV_LOAD_JOB_ID, loader.ENV_LOAD_JOB_ID),
     ]
     # THEN each name is the same on both sides
     assert [a for a, _ in pairs] == [b for _, b in pairs]
@@ -30,6 +31,9 @@ def test_contract_manifest_and_ledger_names_agree() -> None:
         submitter.MANIFEST_FIELD_ETAG,
         submitter.MANIFEST_FIELD_OBJECT_ID,
         submitter.LEDGER_KEY,
+        submitter.ATTR_BUCKET,
+        submitter.ATTR_KEY,
+        submitter.ATTR_VERSION_ID,
         submitter.ATTR_STATUS,
         submitter.ATTR_ROWS_LOADED,
         submitter.ATTR_ROWS_REJECTED,
@@ -48,6 +52,9 @@ def test_contract_manifest_and_ledger_names_agree() -> None:
         loader.MANIFEST_FIELD_ETAG,
         loader.MANIFEST_FIELD_OBJECT_ID,
         loader.LEDGER_KEY_ATTRIBUTE,
+        loader.LEDGER_BUCKET,
+        loader.LEDGER_OBJECT_KEY,
+        loader.LEDGER_VERSION_ID,
         loader.LEDGER_STATUS,
         loader.LEDGER_ROWS_LOADED,
         loader.LEDGER_ROWS_REJECTED,

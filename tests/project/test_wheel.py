@@ -109,6 +109,7 @@ def test_wheel_ships_the_library_and_the_pipeline_runtime(installed: Installed) 
     for name in (
         "constructs_batch/__init__.py",
         "constructs_batch/py.typed",
+        "constructs_batch/local/__init__.py",
         "constructs_batch/runtime/submit_job/handler.py",
         "constructs_batch/runtime/csv_loader/Dockerfile",
         "constructs_batch/runtime/csv_loader/loader_main.py",
@@ -119,17 +120,39 @@ def test_wheel_ships_the_library_and_the_pipeline_runtime(installed: Installed) 
     assert not [n for n in names if n.startswith(("stacks/", "tests/", "bench/", "scripts/"))]
 
 
-def test_user_app_synthesizes_from_the_installed_wheel_with_cdk_nag(installed: Installed) -> None:
+@pytest.fixture(scope="module")
+def user_app(installed: Installed) -> dict[str, Any]:
+    """The user app's report: run once, from its own folder, on the installed wheel."""
+    return installed.run(USER_APP / "app.py", str(installed.work / "cdk.out"))
+
+
+def test_user_app_synthesizes_from_the_installed_wheel_with_cdk_nag(
+    installed: Installed, user_app: dict[str, Any]
+) -> None:
     # GIVEN a user app (BatchPlatform, an imported queue, the pipeline) in its own folder
     # WHEN it synthesizes with the installed wheel and cdk-nag on
-    report = installed.run(USER_APP / "app.py", str(installed.work / "cdk.out"))
+    report = user_app
     # THEN the package came from the venv, not the checkout, both stacks synthesized with
     # no cdk-nag finding (a finding fails the synth), and the pipeline's assets were
     # staged from the package's runtime code
     assert report["package"].startswith(str(installed.python.parent.parent.resolve()))
     assert report["templates"] == ["CsvLoads.template.json", "SharedBatch.template.json"]
-    assert [Path(a).name for a in report["assets"]] == sorted(["Dockerfile", "handler.py"])
+    assert sorted(Path(a).name for a in report["assets"]) == ["Dockerfile", "handler.py"]
     assert report["loader_fargate"] is True
+
+
+def test_local_runner_finds_the_runtime_code_in_the_installed_wheel(
+    installed: Installed, user_app: dict[str, Any]
+) -> None:
+    # GIVEN the installed wheel, used from a folder outside the repository
+    # WHEN constructs_batch.local looks for the runtime code it runs
+    report = user_app["local"]
+    # THEN it finds it in the venv, not the checkout: the handler, and the loader image's
+    # command line from its Dockerfile
+    venv = str(installed.python.parent.parent.resolve())
+    assert report["module"].startswith(venv) and report["loader_dir"].startswith(venv)
+    assert report["handler"] is True
+    assert report["argv"] == ["python", "-m", "loader_main"]
 
 
 def test_readme_examples_run_as_written_outside_the_repository(installed: Installed) -> None:

@@ -3,7 +3,8 @@
 Run from a folder of its own (outside the repository): a platform stack with a
 BatchPlatform, a consumer stack that imports the platform's Fargate queue by ARN with
 its published capacity and runs the CSV pipeline on it, cdk-nag's AwsSolutions pack on.
-Prints one JSON line describing what it built (for the test that runs it).
+Prints one JSON line describing what it built (for the test that runs it), and where
+``constructs_batch.local`` finds the runtime code it runs (no emulator started).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aws_cdk import App, Stack, Validations
 from cdk_nag import AwsSolutionsChecks
 
 import constructs_batch
+import constructs_batch.local as local
 from constructs_batch import BatchPlatform, BatchQueue, CsvToDynamoDbPipeline, QueueCapacity
 
 
@@ -49,9 +51,22 @@ def main(outdir: str) -> None:
                     if p.name in ("handler.py", "Dockerfile")
                 ),
                 "loader_fargate": pipeline.loader.fargate,
+                "local": _local_runtime(),
             }
         )
     )
+
+
+def _local_runtime() -> dict[str, object]:
+    loader = local.runtime_dir("constructs_batch.runtime.csv_loader")
+    submitter = local.runtime_dir("constructs_batch.runtime.submit_job")
+    image = local.image_runtime(loader / "Dockerfile")
+    return {
+        "module": local.__file__,
+        "loader_dir": str(loader),
+        "handler": (submitter / "handler.py").is_file(),
+        "argv": [*image.entrypoint, *image.cmd],
+    }
 
 
 if __name__ == "__main__":
