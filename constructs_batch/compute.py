@@ -53,6 +53,7 @@ from constructs_batch.limits import (
     instance_capacity,
     instance_class_capacity,
     instance_family_architecture,
+    instance_options,
     is_token,
     raise_if_errors,
 )
@@ -128,6 +129,14 @@ class BatchCompute(Construct):
         """
         return None
 
+    def instance_options(self) -> list[InstanceCapacity] | None:
+        """The instances this environment can launch (see ``limits.instance_options``).
+
+        A job runs here only if it fits one of them; None for Fargate or when unknown.
+        """
+        largest = self.largest_instance()
+        return None if largest is None else [largest]
+
     def multi_node_instance_types(self) -> tuple[str, ...]:
         """The instance types multi-node parallel jobs can run on here; empty if none.
 
@@ -186,6 +195,10 @@ class PlainCompute:
     def largest_instance(self) -> InstanceCapacity | None:
         """As :meth:`BatchCompute.largest_instance`: None for Fargate, unmanaged or unknown."""
         return _largest(self.instance_types) if self.instance_types else None
+
+    def instance_options(self) -> list[InstanceCapacity] | None:
+        """As :meth:`BatchCompute.instance_options`."""
+        return _options(self.instance_types) if self.instance_types else None
 
     def multi_node_instance_types(self) -> tuple[str, ...]:
         """As :meth:`BatchCompute.multi_node_instance_types` (the subnets are not known)."""
@@ -537,9 +550,14 @@ class Ec2Compute(BatchCompute):
         """The most vCPUs, memory and GPUs any allowed instance offers; None if any is unknown.
 
         Each dimension is the maximum over the allowed types (a composite), so a check
-        against it never rejects a job that some allowed instance could run.
+        against it never rejects a job that some allowed instance could run; whether the
+        job fits one instance is :meth:`instance_options`'.
         """
         return _largest(self.instance_types)
+
+    def instance_options(self) -> list[InstanceCapacity] | None:
+        """As :meth:`BatchCompute.instance_options`."""
+        return _options(self.instance_types)
 
 
 class UnmanagedCompute(BatchCompute):
@@ -940,6 +958,16 @@ def _largest(instance_names: Sequence[str]) -> InstanceCapacity | None:
     if not known or len(known) < len(capacities):
         return None
     return InstanceCapacity.most_of(known)
+
+
+def _options(instance_names: Sequence[str]) -> list[InstanceCapacity] | None:
+    options: list[InstanceCapacity] = []
+    for name in instance_names:
+        known = instance_options(name)
+        if known is None:
+            return None
+        options += known
+    return options or None
 
 
 def _multipart(user_data: ec2.UserData | Sequence[str] | None) -> ec2.MultipartUserData:

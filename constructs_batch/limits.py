@@ -284,12 +284,40 @@ def instance_class_capacity(instance_class: str) -> InstanceCapacity | None:
         known = [c for c in caps if c is not None]
         return InstanceCapacity.most_of(known) if known else None
     if instance_class in GPU_FAMILIES:
-        sizes = [c for n, c in _GPU_TYPES.items() if n.split(".")[0] == instance_class]
-        return max(sizes, key=lambda c: (c.gpus, c.vcpus, c.memory_mib))
+        # Sizes of a GPU family do not scale together (g4dn.16xlarge has more vCPUs and
+        # fewer GPUs than g4dn.12xlarge): the most of each dimension over them.
+        return InstanceCapacity.most_of(_gpu_sizes(instance_class))
     family = _FAMILIES.get(instance_class)
     if family is None:
         return None
     return instance_capacity(f"{instance_class}.{family.largest_size}")
+
+
+def instance_options(name: str) -> list[InstanceCapacity] | None:
+    """The real instances an instance type, family or Batch alias can launch, as capacities.
+
+    Every size of a family is dominated by its largest (a family's sizes keep one memory
+    per vCPU), so a family is its largest size; a GPU family is each of its sizes (their
+    GPUs do not scale with vCPUs); ``optimal`` and the ``default_*`` aliases are their
+    families'. A job fits the name only if it fits one of these together. None when the
+    name is not in the tables.
+    """
+    if name == "optimal" or name in DEFAULT_INSTANCE_FAMILIES:
+        options: list[InstanceCapacity] = []
+        for family in DEFAULT_INSTANCE_FAMILIES.get(name, OPTIMAL_FAMILIES):
+            known = instance_options(family)
+            if known is None:
+                return None
+            options += known
+        return options
+    if "." not in name and name in GPU_FAMILIES:
+        return _gpu_sizes(name)
+    capacity = instance_capacity(name) if "." in name else instance_class_capacity(name)
+    return None if capacity is None else [capacity]
+
+
+def _gpu_sizes(family: str) -> list[InstanceCapacity]:
+    return [c for n, c in _GPU_TYPES.items() if n.split(".")[0] == family]
 
 
 def instance_family_architecture(instance_type_or_class: str) -> str | None:

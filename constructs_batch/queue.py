@@ -631,10 +631,13 @@ class BatchQueue(Construct):
             )
         if errors:
             return errors
-        # Each resource fits some instance: check they fit one instance together, in
-        # an environment whose max_vcpus allows it.
+        # Each resource fits some instance: check they fit one real instance together
+        # (not the composite of several types), in an environment whose max_vcpus allows it.
         fits = any(
-            cap.fits(vcpus, memory_mib, gpus) and (env.max_vcpus is None or vcpus <= env.max_vcpus)
+            (env.max_vcpus is None or vcpus <= env.max_vcpus)
+            and any(
+                option.fits(vcpus, memory_mib, gpus) for option in (env.instance_options() or [cap])
+            )
             for env, cap in zip(self.environments, caps, strict=True)
         )
         if not fits:

@@ -74,6 +74,13 @@ class Scene:
         )
         self.c6i_queue = BatchQueue(self.stack, "C6iQueue", environments=[self.c6i])
         self.small_queue = BatchQueue(self.stack, "SmallQueue", environments=[self.small])
+        self.mixed = Ec2Compute(
+            self.stack,
+            "Mixed",
+            network=network,
+            instance_types=[ec2.InstanceType("c5.4xlarge"), ec2.InstanceType("r5.2xlarge")],
+        )
+        self.mixed_queue = BatchQueue(self.stack, "MixedQueue", environments=[self.mixed])
         self.split_queue = BatchQueue(
             self.stack, "SplitQueue", environments=[self.narrow, self.tall]
         )
@@ -372,6 +379,13 @@ CASES = [
         r"vcpus, memory and gpus must fit together on one instance of one compute environment "
         r"of queue SplitQueue \(Narrow: 4 vCPU, \d+ MiB, max_vcpus 256; Tall: 2 vCPU, \d+ MiB, "
         r"max_vcpus 256\), got 4 vCPU, 12288 MiB, 0 GPU",
+    ),
+    Case(
+        "job that fits neither of one environment's two instance types",
+        # c5.4xlarge has the vCPUs, r5.2xlarge the memory: no instance has both
+        lambda s: s.job(queue=s.mixed_queue, vcpus=16, memory=Size.gibibytes(60)),
+        r"vcpus, memory and gpus must fit together on one instance of one compute environment "
+        r"of queue MixedQueue \(Mixed: 16 vCPU, \d+ MiB, max_vcpus 256\), got 16 vCPU",
     ),
     # --- ContainerJob volumes --------------------------------------------------------
     Case(
