@@ -581,25 +581,28 @@ class PipelineStack(Stack):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
-        for service, source_arn in (
-            (
-                "events.amazonaws.com",
-                f"arn:{self.partition}:events:{self.region}:{self.account}:rule/*",
-            ),
-            (
-                "cloudwatch.amazonaws.com",
-                f"arn:{self.partition}:cloudwatch:{self.region}:{self.account}:alarm:*",
-            ),
-        ):
+        publishers = {
+            "cloudwatch.amazonaws.com": {
+                "StringEquals": {"aws:SourceAccount": self.account},
+                "ArnLike": {
+                    "aws:SourceArn": f"arn:{self.partition}:cloudwatch:{self.region}:"
+                    f"{self.account}:alarm:*"
+                },
+            },
+            "events.amazonaws.com": {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:sns:topicArn": f"arn:{self.partition}:sns:"
+                    f"{self.region}:{self.account}:*"
+                }
+            },
+        }
+        for service, condition in publishers.items():
             alarm_key.add_to_resource_policy(
                 iam.PolicyStatement(
                     principals=[iam.ServicePrincipal(service)],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
-                    conditions={
-                        "StringEquals": {"aws:SourceAccount": self.account},
-                        "ArnLike": {"aws:SourceArn": source_arn},
-                    },
+                    conditions=condition,
                 )
             )
         alarm_topic = sns.Topic(self, "Alarms", master_key=alarm_key, enforce_ssl=True)

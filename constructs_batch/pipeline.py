@@ -120,14 +120,6 @@ def _acknowledge_notifications_handler(stack: Stack) -> None:
             )
 
 
-#: The services that publish to the alarm topic, and the ARNs of what publishes in
-#: each (service, resource type and separator): EventBridge rules, CloudWatch alarms.
-_TOPIC_PUBLISHERS = {
-    "events.amazonaws.com": ("events", "rule", ArnFormat.SLASH_RESOURCE_NAME),
-    "cloudwatch.amazonaws.com": ("cloudwatch", "alarm", ArnFormat.COLON_RESOURCE_NAME),
-}
-
-
 #: What a principal needs of a customer-managed key to read and write a DynamoDB table
 #: encrypted with it (DynamoDB developer guide, "Authorizing use of your AWS KMS key").
 _TABLE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
@@ -149,32 +141,52 @@ class _TopicTarget:
 
 
 def _allow_publishers(key: kms.Key) -> None:
-    """Let EventBridge rules and CloudWatch alarms of this account publish with ``key``.
+    """Let CloudWatch alarms and EventBridge rules of this account publish with ``key``.
 
-    The services publish to the encrypted topic as their service principals, so the
-    key policy allows them, each only on behalf of this account's own rules or alarms
-    in this Region (``aws:SourceAccount`` and ``aws:SourceArn``, the confused-deputy
-    guard of the IAM user guide). The topic and the alarms cannot be named here: they
-    refer to the key, and the policy referring to them would be a dependency cycle.
+    Both services publish to the encrypted topic as their service principals, so the key
+    policy allows them (kms:Decrypt, kms:GenerateDataKey*) and no one else:
+
+    - CloudWatch only on behalf of this account's alarms in this Region
+      (``aws:SourceAccount``, ``aws:SourceArn``: the confused-deputy guard of the IAM
+      user guide);
+    - EventBridge only for SNS topics of this account and Region
+      (``kms:EncryptionContext:aws:sns:topicArn``, the context SNS encrypts with).
+      KMS receives no ``aws:SourceArn`` or ``aws:SourceAccount`` when EventBridge
+      delivers to an encrypted topic, so those conditions would drop every failure
+      notification; the rule-level guard is on the topic policy, which admits
+      EventBridge for the pipeline's own rules only (``aws:SourceArn``).
+
+    The topic and the alarms cannot be named here: they refer to the key, and the policy
+    referring to them would be a dependency cycle.
     """
     stack = Stack.of(key)
-    for service, (arn_service, resource, arn_format) in _TOPIC_PUBLISHERS.items():
+    conditions = {
+        "cloudwatch.amazonaws.com": {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name="*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+        },
+        "events.amazonaws.com": {
+            "ArnLike": {
+                "kms:EncryptionContext:aws:sns:topicArn": stack.format_arn(
+                    service="sns", resource="*", arn_format=ArnFormat.NO_RESOURCE_NAME
+                )
+            }
+        },
+    }
+    for service, condition in conditions.items():
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal(service)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service=arn_service,
-                            resource=resource,
-                            resource_name="*",
-                            arn_format=arn_format,
-                        )
-                    },
-                },
+                conditions=condition,
             )
         )
 

@@ -70,6 +70,8 @@ THROTTLING_BACKOFF_RATE = 2.0
 #: failed otherwise (cause: what the service said).
 JOB_FAILED_ERROR = "BatchJobFailed"
 SUBMIT_FAILED_ERROR = "WorkflowStepFailed"
+#: The state that runs the workflow's chain and catches its failures.
+RUN_STATE = "Run workflow"
 #: Scheduler target retries and how old an event may get before it goes to the DLQ.
 DEFAULT_SCHEDULE_RETRY_ATTEMPTS = 3
 DEFAULT_SCHEDULE_MAX_EVENT_AGE = Duration.hours(2)
@@ -284,15 +286,18 @@ class JobWorkflow(Construct):
         """
         if self.state_machine is not None:
             raise ValueError(f"define() may be called once on {self.node.id}")
-        body = sfn.Parallel(self, "Run", output_path="$[0]")
+        # The workflow's own states live under their own construct and have state names
+        # with spaces, so no step id a user picks can collide with them.
+        control = Construct(self, "Control")
+        body = sfn.Parallel(control, "Run", state_name=RUN_STATE, output_path="$[0]")
         body.branch(chain)
         body.add_catch(
-            self._failure("Job", JOB_FAILED_ERROR, parse_job=True),
+            self._failure(control, "Job", JOB_FAILED_ERROR, parse_job=True),
             errors=["States.TaskFailed"],
             result_path="$.error",
         )
         body.add_catch(
-            self._failure("Step", SUBMIT_FAILED_ERROR, parse_job=False),
+            self._failure(control, "Step", SUBMIT_FAILED_ERROR, parse_job=False),
             errors=["States.ALL"],
             result_path="$.error",
         )
@@ -317,27 +322,39 @@ class JobWorkflow(Construct):
         return self.state_machine.grant_start_execution(grantee)
 
     # --- parts ---------------------------------------------------------------------------
-    def _failure(self, prefix: str, error: str, *, parse_job: bool) -> sfn.IChainable:
+    def _failure(
+        self, scope: Construct, prefix: str, error: str, *, parse_job: bool
+    ) -> sfn.IChainable:
         """Notify (when asked), then fail the execution with ``error`` and a readable cause."""
+        what = prefix.lower()
         if parse_job:
             # The cause of a failed .sync task is the job's description as JSON.
             cause = sfn.Pass(
-                self,
+                scope,
                 f"{prefix}Description",
+                state_name=f"Describe failed {what}",
                 parameters={
                     "error.$": "$.error",
                     "job.$": "States.StringToJson($.error.Cause)",
                 },
             )
-            fail = sfn.Fail(self, f"{prefix}Failed", error=error, cause_path="$.job.StatusReason")
+            cause_path = "$.job.StatusReason"
         else:
-            fail = sfn.Fail(self, f"{prefix}Failed", error=error, cause_path="$.error.Cause")
+            cause_path = "$.error.Cause"
+        fail = sfn.Fail(
+            scope,
+            f"{prefix}Failed",
+            state_name=f"{prefix} failed",
+            error=error,
+            cause_path=cause_path,
+        )
         chain: sfn.IChainable = cause.next(fail) if parse_job else fail
         if self._notify is None:
             return chain
         publish = tasks.SnsPublish(
-            self,
+            scope,
             f"Notify{prefix}Failed",
+            state_name=f"Notify {what} failed",
             topic=self._notify,
             subject=f"Workflow {self.node.id} failed",
             message=sfn.TaskInput.from_object(
@@ -781,13 +798,24 @@ def _seconds_range(argument: str, duration: Duration, low: float, high: float | 
 
 
 def _time_zone_name(time_zone: TimeZone | None, expression_zone: TimeZone | None) -> str:
+    """The schedule's time zone: ``time_zone`` if given, else the expression's.
+
+    aws-cdk-lib gives every expression a zone, UTC when none was asked for, so the
+    expression's UTC yields to ``time_zone``; another zone in both must agree.
+    """
     given = time_zone.timezone_name if time_zone is not None else None
     from_expression = expression_zone.timezone_name if expression_zone is not None else None
+    if from_expression in _UTC_NAMES:
+        from_expression = None
     if given and from_expression and given != from_expression:
         raise ValueError(
             f"time_zone must match the schedule's own time zone ({from_expression}), got {given}"
         )
     return given or from_expression or ""
+
+
+#: What aws-cdk-lib puts in an expression made without a time zone.
+_UTC_NAMES = ("Etc/UTC", "UTC")
 
 
 # --- schedule expressions (EventBridge Scheduler user guide, "Schedule types") -----------

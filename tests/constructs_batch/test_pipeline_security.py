@@ -110,14 +110,39 @@ def test_pipeline_alarm_key_lets_only_this_accounts_rules_and_alarms_publish(
     by_service = {
         s["Principal"]["Service"]: s for s in statements if "Service" in s.get("Principal", {})
     }
-    # THEN each is limited to this account and to its own kind of source in this Region
+    # THEN CloudWatch is limited to this account's alarms in this Region, and EventBridge
+    # (for which KMS gets no source keys) to this account's SNS topics in this Region
     assert set(by_service) == {"events.amazonaws.com", "cloudwatch.amazonaws.com"}
-    for service, resource in (("events", ":rule/*"), ("cloudwatch", ":alarm:*")):
-        condition = by_service[f"{service}.amazonaws.com"]["Condition"]
-        assert condition["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
-        source_arn = condition["ArnLike"]["aws:SourceArn"]["Fn::Join"][1]
-        assert f":{service}:" in source_arn[0] + source_arn[2]
-        assert source_arn[-1] == resource
+    alarms = by_service["cloudwatch.amazonaws.com"]["Condition"]
+    assert alarms["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    source_arn = alarms["ArnLike"]["aws:SourceArn"]["Fn::Join"][1]
+    assert ":cloudwatch:" in source_arn[0] + source_arn[2] and source_arn[-1] == ":alarm:*"
+    topics = by_service["events.amazonaws.com"]["Condition"]["ArnLike"]
+    topic_arn = topics["kms:EncryptionContext:aws:sns:topicArn"]["Fn::Join"][1]
+    assert ":sns:" in topic_arn[0] + topic_arn[2] and topic_arn[-1] == ":*"
+
+
+def test_pipeline_topic_admits_eventbridge_for_its_own_rules_only(built: Encrypted) -> None:
+    # GIVEN the default pipeline's alarm topic policy
+    policies = [
+        r["Properties"]["PolicyDocument"]["Statement"]
+        for r in built.default_template["Resources"].values()
+        if r["Type"] == "AWS::SNS::TopicPolicy"
+    ]
+    statements = [
+        s
+        for doc in policies
+        for s in doc
+        if s.get("Principal") == {"Service": "events.amazonaws.com"}
+    ]
+    # THEN EventBridge may publish only for the pipeline's rules, each by its ARN
+    rules = {
+        built.default_stack.get_logical_id(rule.node.default_child)  # type: ignore[arg-type]
+        for rule in (built.default.failed_job_rule,)
+    }
+    assert statements and all("aws:SourceArn" in s["Condition"]["ArnEquals"] for s in statements)
+    named = {s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0] for s in statements}
+    assert rules <= named
 
 
 def test_pipeline_access_log_bucket_is_versioned(built: Encrypted) -> None:

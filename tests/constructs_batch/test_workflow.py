@@ -126,7 +126,7 @@ def _flat(value: Any) -> str:
 def test_workflow_steps_run_batch_jobs_to_completion_in_order(flows: Flows) -> None:
     # GIVEN Load -> Fan (array of 3 on an imported queue) -> Report
     # WHEN the stack is synthesized
-    branch = flows.definition()["States"]["Run"]["Branches"][0]
+    branch = flows.definition()["States"]["Run workflow"]["Branches"][0]
     # THEN the branch runs the three submitJob.sync tasks in order
     assert branch["StartAt"] == "Load"
     assert [branch["States"][s].get("Next") for s in ("Load", "Fan", "Report")] == [
@@ -144,7 +144,7 @@ def test_workflow_steps_run_batch_jobs_to_completion_in_order(flows: Flows) -> N
 def test_workflow_step_input_reaches_the_job_environment(flows: Flows) -> None:
     # GIVEN environment={"S3_KEY": sfn.JsonPath.string_at("$.key")} on Load
     # WHEN the stack is synthesized
-    load = flows.definition()["States"]["Run"]["Branches"][0]["States"]["Load"]
+    load = flows.definition()["States"]["Run workflow"]["Branches"][0]["States"]["Load"]
     # THEN the override reads the key from the execution's input
     assert load["Parameters"]["ContainerOverrides"] == {
         "Environment": [{"Name": "S3_KEY", "Value.$": "$.key"}]
@@ -154,7 +154,7 @@ def test_workflow_step_input_reaches_the_job_environment(flows: Flows) -> None:
 def test_workflow_retries_throttling_but_not_job_failure(flows: Flows) -> None:
     # GIVEN any step
     # WHEN the stack is synthesized
-    load = flows.definition()["States"]["Run"]["Branches"][0]["States"]["Load"]
+    load = flows.definition()["States"]["Run workflow"]["Branches"][0]["States"]["Load"]
     # THEN Batch throttling is retried with jittered backoff and nothing else is
     assert load["Retry"] == [
         {
@@ -173,7 +173,7 @@ def test_workflow_failed_job_notifies_then_fails_with_the_status_reason(flows: F
     states = flows.definition()["States"]
     # THEN a failed job is caught, published to the topic, and ends the execution with
     # BatchJobFailed and the job's status reason; any other failure is caught too
-    catches = states["Run"]["Catch"]
+    catches = states["Run workflow"]["Catch"]
     assert [c["ErrorEquals"] for c in catches] == [["States.TaskFailed"], ["States.ALL"]]
     notify = states[catches[0]["Next"]]
     assert notify["Resource"] == "arn:<ref>:states:::sns:publish"
@@ -504,4 +504,47 @@ def test_schedule_submission_is_checked_for_placement(flows: Flows) -> None:
             schedule=scheduler.ScheduleExpression.rate(Duration.hours(1)),
             job=big,
             queue=flows.imported,
+        )
+
+
+def test_schedule_time_zone_argument_sets_the_zone() -> None:
+    # GIVEN a cron expression made without a zone (aws-cdk-lib gives it UTC) and
+    # time_zone=Europe/Paris
+    stack = Stack(make_app(), "ParisStack")
+    platform = BatchPlatform(stack, "Platform", publish=False)
+    job = ContainerJob(stack, "Job", image=IMAGE, queue=platform.fargate_queue)
+    flow = JobWorkflow(stack, "Flow")
+    flow.define(flow.submit("Run", job=job, queue=platform.fargate_queue))
+    schedule = JobSchedule(
+        stack,
+        "ParisMorning",
+        schedule=scheduler.ScheduleExpression.cron(minute="30", hour="7"),
+        time_zone=TimeZone.EUROPE_PARIS,
+        workflow=flow,
+    )
+    # WHEN the stack is synthesized
+    logical_id = stack.get_logical_id(schedule.schedule.node.default_child)  # type: ignore[arg-type]
+    props = Template.from_stack(stack).to_json()["Resources"][logical_id]["Properties"]
+    # THEN the schedule fires in Paris time
+    assert (props["ScheduleExpression"], props["ScheduleExpressionTimezone"]) == (
+        "cron(30 7 * * ? *)",
+        "Europe/Paris",
+    )
+
+
+def test_schedule_time_zone_must_agree_with_the_expressions(flows: Flows) -> None:
+    # GIVEN an expression in Tokyo time and time_zone=Europe/Paris
+    # WHEN the schedule is built
+    # THEN the disagreement is refused
+    with pytest.raises(
+        ValueError,
+        match=r"time_zone must match the schedule's own time zone "
+        r"\(Asia/Tokyo\), got Europe/Paris",
+    ):
+        JobSchedule(
+            flows.stack,
+            "Disagree",
+            schedule=scheduler.ScheduleExpression.cron(hour="7", time_zone=TimeZone.ASIA_TOKYO),
+            time_zone=TimeZone.EUROPE_PARIS,
+            workflow=flows.flow,
         )
