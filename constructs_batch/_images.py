@@ -95,6 +95,13 @@ def choose_image(
             f"({', '.join(gpu_names)}), got ECS_AL2023"
         )
     if nvidia:
+        graviton = [n for n in gpu_names if limits.instance_family_architecture(n) == "arm64"]
+        if graviton:
+            errors.append(
+                "instance_types and instance_classes with GPUs must be x86_64 for the ECS "
+                "AL2023 NVIDIA image, which is for non-Graviton instance types only "
+                f"(Ec2Configuration API), got {', '.join(graviton)}"
+            )
         unsupported = [
             n
             for n in instance_names

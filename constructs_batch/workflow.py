@@ -37,6 +37,7 @@ from constructs_batch import limits
 from constructs_batch._arguments import checked_arguments
 from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
+from constructs_batch.multinode import MultiNodeJob
 from constructs_batch.queue import IBatchQueue, as_batch_queue
 
 __all__ = [
@@ -169,6 +170,7 @@ class JobWorkflow(Construct):
         self._steps = 0
         self.node.add_validation(_DefinedValidation(self))
 
+    @checked_arguments
     def submit(
         self,
         construct_id: str,
@@ -223,6 +225,7 @@ class JobWorkflow(Construct):
         name = job_name or _job_name(construct_id)
         limits.raise_if_errors(
             _step_errors(
+                job,
                 target,
                 job_name=name,
                 array_size=array_size,
@@ -488,6 +491,8 @@ class JobSchedule(Construct):
         environment: Mapping[str, str] | None = None,
         array_size: int | None = None,
         job_name: str | None = None,
+        share_identifier: str | None = None,
+        scheduling_priority: int | None = None,
         time_zone: TimeZone | None = None,
         retry_attempts: int = DEFAULT_SCHEDULE_RETRY_ATTEMPTS,
         max_event_age: Duration = DEFAULT_SCHEDULE_MAX_EVENT_AGE,
@@ -512,6 +517,10 @@ class JobSchedule(Construct):
             array_size: submit ``job`` as an array job of this size (2-10,000).
                 Default: None.
             job_name: the submitted job's name. Default: the construct id made valid.
+            share_identifier: the share of the submitted job, required on a fair-share
+                queue and refused on a first-in-first-out one. Default: None.
+            scheduling_priority: its priority within the share, 0 to 9999.
+                Default: the job definition's.
             time_zone: the time zone of a cron or at expression; also taken from
                 ``schedule``. Default: the expression's, else UTC.
             retry_attempts: retries of a failed delivery, 0 to 185. Default: 3.
@@ -530,7 +539,18 @@ class JobSchedule(Construct):
         expression = schedule.expression_string
         zone = _time_zone_name(time_zone, schedule.time_zone)
         errors = schedule_errors(expression, zone)
-        errors += _target_errors(workflow, job, queue, input, environment, array_size, job_name)
+        target_queue = as_batch_queue(queue, "queue") if queue is not None else None
+        errors += _target_errors(
+            workflow,
+            job,
+            target_queue,
+            input,
+            environment,
+            array_size,
+            job_name,
+            share_identifier,
+            scheduling_priority,
+        )
         errors += limits.check_range(
             "retry_attempts",
             retry_attempts,
@@ -551,7 +571,6 @@ class JobSchedule(Construct):
                 limits.MAX_SCHEDULE_WINDOW_MINUTES * 60,
             )
         limits.raise_if_errors(errors)
-        target_queue = as_batch_queue(queue, "queue") if queue is not None else None
         super().__init__(scope, construct_id)
 
         stack = Stack.of(self)
@@ -587,6 +606,10 @@ class JobSchedule(Construct):
                 }
             if array_size is not None:
                 request["ArrayProperties"] = {"Size": array_size}
+            if share_identifier is not None:
+                request["ShareIdentifier"] = share_identifier
+            if scheduling_priority is not None:
+                request["SchedulingPriorityOverride"] = scheduling_priority
             target_input = scheduler.ScheduleTargetInput.from_object(request)
 
         self.schedule = scheduler.Schedule(
@@ -676,6 +699,7 @@ def _job_name(construct_id: str) -> str:
 
 
 def _step_errors(
+    job: SubmittableJob,
     queue: IBatchQueue,
     *,
     job_name: str,
@@ -686,12 +710,83 @@ def _step_errors(
     scheduling_priority: int | None,
     timeout: Duration | None,
 ) -> list[str]:
-    errors = _submission_errors(job_name, array_size, environment)
+    errors = _submission_errors(
+        job,
+        queue,
+        job_name=job_name,
+        array_size=array_size,
+        environment=environment,
+        share_identifier=share_identifier,
+        scheduling_priority=scheduling_priority,
+    )
     if len(depends_on) > limits.MAX_JOB_DEPENDENCIES:
         errors.append(
             f"depends_on must hold at most {limits.MAX_JOB_DEPENDENCIES} jobs (service quota), "
             f"got {len(depends_on)}"
         )
+    if timeout is not None:
+        errors += _seconds_range("timeout", timeout, limits.MIN_TIMEOUT_SECONDS, None)
+    return errors
+
+
+def _submission_errors(
+    job: SubmittableJob,
+    queue: IBatchQueue,
+    *,
+    job_name: str,
+    array_size: int | str | None,
+    environment: Mapping[str, str],
+    share_identifier: str | None,
+    scheduling_priority: int | None,
+) -> list[str]:
+    """What SubmitJob would refuse in a submission of ``job`` to ``queue``."""
+    errors: list[str] = []
+    if not Token.is_unresolved(job_name) and not JOB_NAME_PATTERN.fullmatch(job_name):
+        errors.append(
+            "job_name must be 1 to 128 letters, digits, hyphens and underscores, starting "
+            f"with a letter or digit, got {job_name!r}"
+        )
+    if isinstance(array_size, int) and not Token.is_unresolved(array_size):
+        errors += limits.check_range(
+            "array_size", array_size, limits.MIN_ARRAY_SIZE, limits.MAX_ARRAY_SIZE
+        )
+    elif isinstance(array_size, str) and not Token.is_unresolved(array_size):
+        errors.append(
+            "array_size must be a whole number or a JsonPath (sfn.JsonPath.number_at), "
+            f"got {array_size!r}"
+        )
+    errors += limits.check_env_names("environment", environment)
+    kind = _job_kind(job)
+    if kind == "multi-node" and array_size is not None:
+        errors.append(
+            f"array_size must be None for the multi-node job {job.node.id} (SubmitJob refuses "
+            f"multi-node array jobs), got {array_size!r}"
+        )
+    if kind is not None and environment:
+        errors.append(
+            f"environment must be empty for the {kind} job {job.node.id}: its containers take "
+            "overrides per node range or per container, not the single container's "
+            "overrides a step sends; set the environment on the job definition instead, got "
+            f"{sorted(environment)}"
+        )
+    errors += _share_errors(queue, share_identifier, scheduling_priority)
+    return errors
+
+
+def _job_kind(job: SubmittableJob) -> str | None:
+    """``multi-node`` or ``multi-container`` for jobs that are not one plain container."""
+    if isinstance(job, MultiNodeJob):
+        return "multi-node"
+    if getattr(job, "sidecar_containers", None):
+        return "multi-container"
+    return None
+
+
+def _share_errors(
+    queue: IBatchQueue, share_identifier: str | None, scheduling_priority: int | None
+) -> list[str]:
+    """Fair-share rules of SubmitJob: a share on a fair-share queue, none on a FIFO one."""
+    errors: list[str] = []
     fair_share = getattr(queue, "scheduling_policy", "unknown")
     if fair_share is None and share_identifier is not None:
         errors.append(
@@ -720,41 +815,19 @@ def _step_errors(
         errors += limits.check_range(
             "scheduling_priority", scheduling_priority, 0, MAX_SCHEDULING_PRIORITY
         )
-    if timeout is not None:
-        errors += _seconds_range("timeout", timeout, limits.MIN_TIMEOUT_SECONDS, None)
-    return errors
-
-
-def _submission_errors(
-    job_name: str, array_size: int | str | None, environment: Mapping[str, str]
-) -> list[str]:
-    errors: list[str] = []
-    if not Token.is_unresolved(job_name) and not JOB_NAME_PATTERN.fullmatch(job_name):
-        errors.append(
-            "job_name must be 1 to 128 letters, digits, hyphens and underscores, starting "
-            f"with a letter or digit, got {job_name!r}"
-        )
-    if isinstance(array_size, int) and not Token.is_unresolved(array_size):
-        errors += limits.check_range(
-            "array_size", array_size, limits.MIN_ARRAY_SIZE, limits.MAX_ARRAY_SIZE
-        )
-    elif isinstance(array_size, str) and not Token.is_unresolved(array_size):
-        errors.append(
-            "array_size must be a whole number or a JsonPath (sfn.JsonPath.number_at), "
-            f"got {array_size!r}"
-        )
-    errors += limits.check_env_names("environment", environment)
     return errors
 
 
 def _target_errors(
     workflow: JobWorkflow | None,
     job: SubmittableJob | None,
-    queue: object,
+    queue: IBatchQueue | None,
     input: Mapping[str, Any] | None,
     environment: Mapping[str, str] | None,
     array_size: int | None,
     job_name: str | None,
+    share_identifier: str | None,
+    scheduling_priority: int | None,
 ) -> list[str]:
     if (workflow is None) == (job is None):
         return [
@@ -769,6 +842,8 @@ def _target_errors(
                 ("environment", environment),
                 ("array_size", array_size),
                 ("job_name", job_name),
+                ("share_identifier", share_identifier),
+                ("scheduling_priority", scheduling_priority),
             )
             if value is not None
         ]
@@ -782,9 +857,17 @@ def _target_errors(
             )
         return errors
     errors = ["input only goes with workflow; give a job environment instead"] * (input is not None)
-    if queue is None:
-        errors.append("queue is required with job, got None")
-    return errors + _submission_errors(job_name or "job", array_size, environment or {})
+    if queue is None or job is None:
+        return [*errors, "queue is required with job, got None"]
+    return errors + _submission_errors(
+        job,
+        queue,
+        job_name=job_name or "job",
+        array_size=array_size,
+        environment=environment or {},
+        share_identifier=share_identifier,
+        scheduling_priority=scheduling_priority,
+    )
 
 
 def _seconds_range(argument: str, duration: Duration, low: float, high: float | None) -> list[str]:

@@ -230,6 +230,12 @@ CASES: list[Any] = [
         id="ec2-p3-on-al2023-nvidia",
     ),
     pytest.param(
+        lambda s, i: Ec2Compute(s.stack, i, network=s.network, instance_types=[_it("g5g.xlarge")]),
+        "GPUs must be x86_64 for the ECS AL2023 NVIDIA image, which is for non-Graviton "
+        "instance types only (Ec2Configuration API), got g5g.xlarge",
+        id="ec2-graviton-gpu-on-al2023-nvidia",
+    ),
+    pytest.param(
         lambda s, i: Ec2Compute(
             s.stack,
             i,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aws_cdk import Duration, Size, Stack, TimeZone
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_scheduler as scheduler
@@ -18,7 +19,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk.assertions import Template
 from helpers import make_app
 
-from constructs_batch import BatchPlatform, BatchQueue, ContainerJob, QueueCapacity
+from constructs_batch import (
+    BatchPlatform,
+    BatchQueue,
+    ContainerJob,
+    MultiNodeJob,
+    QueueCapacity,
+    Sidecar,
+)
 from constructs_batch.testing import nag_findings
 from constructs_batch.workflow import (
     BATCH_THROTTLING_ERRORS,
@@ -333,6 +341,45 @@ STEP_CASES: list[tuple[str, Callable[[Flows], object], str]] = [
         "scheduling_priority needs share_identifier",
     ),
     (
+        "array size of a float",
+        lambda f: _step(f, array_size=1.5),
+        r"array_size must be int \| str \| None, got 1.5 \(float\)",
+    ),
+    (
+        "multi-node job as an array job",
+        lambda f: _step(
+            f,
+            job=MultiNodeJob(
+                f.stack,
+                f"Mnp{next(_ids)}",
+                image=IMAGE,
+                instance_type=ec2.InstanceType("c6i.large"),
+                nodes=2,
+            ),
+            queue=f.platform.default_queue,
+            array_size=2,
+        ),
+        "array_size must be None for the multi-node job .* multi-node array jobs",
+    ),
+    (
+        "environment for a job with a sidecar",
+        lambda f: _step(
+            f,
+            job=ContainerJob(
+                f.stack,
+                f"WithAgent{next(_ids)}",
+                image=IMAGE,
+                queue=f.platform.fargate_queue,
+                vcpus=0.5,
+                sidecars=[
+                    Sidecar(name="agent", image=IMAGE, vcpus=0.5, memory=Size.mebibytes(1024))
+                ],
+            ),
+            environment={"MODE": "x"},
+        ),
+        "environment must be empty for the multi-container job",
+    ),
+    (
         "timeout under a minute",
         lambda f: _step(f, timeout=Duration.seconds(30)),
         "timeout must be at least 60 seconds, got 30 seconds",
@@ -548,3 +595,27 @@ def test_schedule_time_zone_must_agree_with_the_expressions(flows: Flows) -> Non
             time_zone=TimeZone.EUROPE_PARIS,
             workflow=flows.flow,
         )
+
+
+def test_schedule_on_a_fair_share_queue_needs_and_sends_a_share(flows: Flows) -> None:
+    # GIVEN a fair-share queue and a job for it
+    queue = BatchQueue(
+        flows.stack, "ScheduledShares", environments=[flows.platform.spot], fair_share=True
+    )
+    job = ContainerJob(flows.stack, "ShareJob", image=IMAGE, queue=queue)
+    hourly = scheduler.ScheduleExpression.rate(Duration.hours(1))
+    # WHEN it is scheduled without a share identifier, THEN it is refused
+    with pytest.raises(ValueError, match="share_identifier is required on queue ScheduledShares"):
+        JobSchedule(flows.stack, "ScheduleNoShare", schedule=hourly, job=job, queue=queue)
+    # AND with one, the submission carries it
+    schedule = JobSchedule(
+        flows.stack,
+        "ScheduleWithShare",
+        schedule=hourly,
+        job=job,
+        queue=queue,
+        share_identifier="teamA",
+        scheduling_priority=5,
+    )
+    request = flows.stack.resolve(schedule.schedule.node.default_child.target)  # type: ignore[union-attr]
+    assert '\\"ShareIdentifier\\":\\"teamA\\"' in json.dumps(request)

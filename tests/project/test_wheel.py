@@ -163,3 +163,4 @@ def test_readme_examples_run_as_written_outside_the_repository(installed: Instal
     )
     # THEN each of them ran and the app they built synthesized
     assert report["blocks"] == (ROOT / "README.md").read_text().count("```python\n")
+    assert report["tests"] == 1  # the snapshot and cdk-nag test example ran
