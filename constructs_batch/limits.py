@@ -226,10 +226,10 @@ _GPU_TYPES: dict[str, InstanceCapacity] = {
 #: GPU instance families (the class part of the names above).
 GPU_FAMILIES = frozenset(name.split(".")[0] for name in _GPU_TYPES)
 
-#: Batch's "optimal" instance type picks from the C, M and R families of the
-#: Region (c4/m4/r4, or c5/m5/r5 where those are missing): the largest it can
-#: launch is what a job is checked against.
-OPTIMAL_FAMILIES = ("c4", "m4", "r4")
+#: Batch's "optimal" instance type picks from c4, m4, r4, c5, m5 and r5 (ComputeResource
+#: API; since 2025-11-01 it means default_x86_64, whose families aws-cdk-lib environments
+#: are also checked against): the largest it can launch is what a job is checked against.
+OPTIMAL_FAMILIES = ("c4", "m4", "r4", "c5", "m5", "r5")
 #: Batch's default instance types by architecture (instance-type compute table of the
 #: Batch user guide; aws-cdk-lib's ``DefaultInstanceClass``): ``default_x86_64`` picks
 #: from m6i, c6i, r6i and c7i, ``default_arm64`` from m6g, c6g, r6g and c7g.

@@ -205,7 +205,7 @@ def test_workflow_logs_every_execution_and_traces(flows: Flows) -> None:
 
 
 # --- least privilege ------------------------------------------------------------------------
-def test_workflow_role_submits_each_steps_job_to_its_queue_only(flows: Flows) -> None:
+def test_workflow_role_may_submit_only_the_steps_jobs_and_queues(flows: Flows) -> None:
     # GIVEN the workflow's role
     statements = flows.statements(flows.flow.role)
     submit = [s for s in statements if "batch:SubmitJob" in _actions(s)]
