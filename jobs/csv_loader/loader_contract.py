@@ -67,6 +67,34 @@ MANIFEST_FIELD_OBJECT_ID = "object_id"
 # --- The image: ENTRYPOINT ``python -m``, each job definition's command names its module --
 LOADER_MODULE = "loader_main"
 COMPLETION_MODULE = "loader_completion"
+PLAN_MODULE = "loader_plan"
+
+# --- Split objects (larger than the pipeline's split threshold) ---------------------------
+# The submitter submits, for one large object: a plan job (PLAN_MODULE, with the object's
+# ENV_CSV_* and ENV_LEDGER_OBJECT_ID, ENV_PLAN_PARTS and ENV_CSV_PARTS_MANIFEST), then an
+# array job of ENV_PLAN_PARTS children with ENV_CSV_PARTS_MANIFEST (child i loads part i)
+# after it, then the completion job after the array job.
+ENV_CSV_PARTS_MANIFEST = "CSV_PARTS_MANIFEST"
+ENV_PLAN_PARTS = "PLAN_PARTS"
+# The plan: a JSON object with these fields; "parts" a list of PART_FIELD_* objects.
+PLAN_FIELD_OBJECT = "object"  # the MANIFEST_FIELD_* entry of the object
+PLAN_FIELD_SIZE = "size"
+PLAN_FIELD_SPLIT = "split"
+PLAN_FIELD_REASON = "reason"  # why it is not split (loaded whole), or null
+PLAN_FIELD_ERROR = "error"  # why it could not be planned (nothing is loaded), or null
+PLAN_FIELD_HEADER = "header"
+PLAN_FIELD_PARTS = "parts"
+PART_FIELD_INDEX = "index"
+PART_FIELD_START = "start"
+PART_FIELD_END = "end"
+PART_FIELD_FIRST_LINE = "first_line"
+PART_FIELD_OBJECT_ID = "object_id"  # the part's own ledger item
+# A part's ledger item: the object's id and this suffix and the part's index.
+PART_ID_SEPARATOR = "#part-"
+# On the object's ledger item, written by the plan job:
+LEDGER_PARTS = "parts"  # number of parts
+LEDGER_SPLIT = "split"  # bool
+LEDGER_SPLIT_REASON = "split_reason"
 
 # --- The completion job (submitted after each load job, dependsOn it) ---------------------
 # Set by its job definition: ENV_LEDGER_TABLE_NAME and ENV_TARGET_TABLE_NAME (above). Set per

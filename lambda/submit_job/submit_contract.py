@@ -28,6 +28,11 @@ ENV_LEASE_SECONDS: Final = "LEASE_SECONDS"
 #: ARN of the completion job's definition: submitted after each load job, depending on it.
 #: Unset or empty: no completion job.
 ENV_COMPLETION_JOB_DEFINITION_ARN: Final = "COMPLETION_JOB_DEFINITION_ARN"
+#: Objects larger than this many bytes are split into parts loaded by the children of one
+#: array job; 0 (or unset) never splits.
+ENV_SPLIT_THRESHOLD_BYTES: Final = "SPLIT_THRESHOLD_BYTES"
+#: The most parts one object is split into.
+ENV_MAX_PARTS: Final = "MAX_PARTS"
 
 DEFAULT_INPUT_PREFIX: Final = "incoming/"
 DEFAULT_INPUT_SUFFIX: Final = ".csv"
@@ -35,6 +40,8 @@ DEFAULT_MANIFEST_PREFIX: Final = "manifests/"
 #: Longer than the Lambda timeout (at most 900 s), so that a message redelivered while
 #: the first invocation is still submitting never submits the object a second time.
 DEFAULT_LEASE_SECONDS: Final = 900
+DEFAULT_SPLIT_THRESHOLD_BYTES: Final = 0
+DEFAULT_MAX_PARTS: Final = 32
 
 # --- Environment of the loader job (container overrides of SubmitJob) --------
 # Names must not start with AWS_BATCH (ContainerProperties API).
@@ -54,6 +61,15 @@ JOB_ENV_CSV_MANIFEST: Final = "CSV_MANIFEST"
 JOB_ENV_ARRAY_INDEX: Final = "AWS_BATCH_JOB_ARRAY_INDEX"
 #: Completion job: the id of the load job (or array job) it completes.
 JOB_ENV_LOAD_JOB_ID: Final = "LOAD_JOB_ID"
+#: Split object: ``s3://<bucket>/<key>`` of its plan (the parts), which the plan job
+#: writes and the load's children (child i loads part i) and the completion job read.
+JOB_ENV_CSV_PARTS_MANIFEST: Final = "CSV_PARTS_MANIFEST"
+#: Plan job: how many parts to plan.
+JOB_ENV_PLAN_PARTS: Final = "PLAN_PARTS"
+#: The module the plan job runs (the loader's image, ENTRYPOINT ``python -m``).
+PLAN_MODULE: Final = "loader_plan"
+#: Key prefix of plans, under the manifest prefix: ``<manifest prefix>parts/<id>.json``.
+PARTS_MANIFEST_FOLDER: Final = "parts/"
 
 # --- Array job manifest: a JSON list of objects with these fields ------------
 MANIFEST_FIELD_BUCKET: Final = "bucket"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from submit_contract import OBJECT_ID_VERSION_SEPARATOR
@@ -60,12 +60,15 @@ class S3Object:
         key: Object key, URL-decoded.
         version_id: Version id, "" when the bucket is not versioned.
         etag: ETag as the event gives it (without quotes), "" when absent.
+        size: Size in bytes as the event gives it; 0 when absent. Not part of the
+            object's identity.
     """
 
     bucket: str
     key: str
     version_id: str
     etag: str
+    size: int = field(default=0, compare=False)
 
     @property
     def object_id(self) -> str:
@@ -183,6 +186,9 @@ def _parse_record(record: Any) -> tuple[str, S3Object]:
     raw_key = _string(s3_object, "key", "s3.object.key")
     version_id = _optional_string(s3_object, "versionId", "s3.object.versionId")
     etag = _optional_string(s3_object, "eTag", "s3.object.eTag")
+    size = s3_object.get("size", 0)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise MalformedMessageError(f"s3.object.size must be a whole number of bytes, got {size!r}")
     try:
         key = decode_key(raw_key)
     except UnicodeDecodeError:
@@ -191,7 +197,7 @@ def _parse_record(record: Any) -> tuple[str, S3Object]:
         ) from None
     if event_name.startswith(OBJECT_CREATED_PREFIX) and not (version_id or etag):
         raise MalformedMessageError("s3.object has neither versionId nor eTag")
-    return event_name, S3Object(bucket=bucket, key=key, version_id=version_id, etag=etag)
+    return event_name, S3Object(bucket=bucket, key=key, version_id=version_id, etag=etag, size=size)
 
 
 def _mapping(parent: Mapping[str, Any], name: str, path: str) -> Mapping[str, Any]:

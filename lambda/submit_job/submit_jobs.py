@@ -19,9 +19,11 @@ from submit_contract import (
     JOB_ENV_CSV_ETAG,
     JOB_ENV_CSV_KEY,
     JOB_ENV_CSV_MANIFEST,
+    JOB_ENV_CSV_PARTS_MANIFEST,
     JOB_ENV_CSV_VERSION_ID,
     JOB_ENV_LEDGER_OBJECT_ID,
     JOB_ENV_LOAD_JOB_ID,
+    JOB_ENV_PLAN_PARTS,
     MANIFEST_FIELD_BUCKET,
     MANIFEST_FIELD_ETAG,
     MANIFEST_FIELD_KEY,
@@ -30,6 +32,7 @@ from submit_contract import (
     MANIFEST_SUFFIX,
     MAX_ARRAY_SIZE,
     MAX_JOB_NAME_LENGTH,
+    PARTS_MANIFEST_FOLDER,
 )
 from submit_events import S3Object
 
@@ -48,13 +51,19 @@ __all__ = [
     "manifest_uri",
     "object_job_name",
     "parse_manifest",
+    "part_count",
+    "parts_manifest_key",
+    "plan_job_environment",
+    "plan_job_name",
     "single_job_environment",
+    "split_job_environment",
 ]
 
 JOB_NAME_PREFIX = "load-"
 ARRAY_JOB_NAME_PREFIX = "load-batch-"
 #: As long as ``load-``: a load job's name with it in place stays within the name limit.
 COMPLETION_JOB_NAME_PREFIX = "done-"
+PLAN_JOB_NAME_PREFIX = "plan-"
 #: What AWS Batch accepts as a job name (SubmitJob API).
 JOB_NAME_PATTERN = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_JOB_NAME_LENGTH - 1}}}")
 #: Hex digits of the hash that keeps names of different objects apart after truncation.
@@ -128,6 +137,66 @@ def completion_job_name(load_job_name: str) -> str:
         load_job_name: The name of the load job it completes.
     """
     return f"{COMPLETION_JOB_NAME_PREFIX}{load_job_name.removeprefix(JOB_NAME_PREFIX)}"
+
+
+def part_count(size: int, threshold: int, max_parts: int) -> int:
+    """How many parts an object of ``size`` bytes is planned in: 1 below the threshold.
+
+    Above it, one part per ``threshold`` bytes begun, at least 2, at most ``max_parts``
+    (the plan may find fewer record boundaries, never more parts).
+
+    Args:
+        size: The object's size in bytes.
+        threshold: The split threshold in bytes; 0 never splits.
+        max_parts: The most parts.
+    """
+    if threshold <= 0 or size <= threshold or max_parts < 2:
+        return 1
+    return max(2, min(max_parts, -(-size // threshold)))
+
+
+def plan_job_name(s3_object: S3Object) -> str:
+    """The plan job's name: the object's load job name, ``plan-`` in place of ``load-``.
+
+    Args:
+        s3_object: The object the plan is for.
+    """
+    return f"{PLAN_JOB_NAME_PREFIX}{object_job_name(s3_object).removeprefix(JOB_NAME_PREFIX)}"
+
+
+def parts_manifest_key(prefix: str, manifest_id: str) -> str:
+    """Key of a split object's plan: ``<prefix>parts/<manifest_id>.json``.
+
+    Args:
+        prefix: The manifest prefix (MANIFEST_PREFIX).
+        manifest_id: A unique id, e.g. a UUID.
+    """
+    return f"{prefix}{PARTS_MANIFEST_FOLDER}{manifest_id}{MANIFEST_SUFFIX}"
+
+
+def plan_job_environment(s3_object: S3Object, parts_uri: str, parts: int) -> dict[str, str]:
+    """Environment of a plan job: the object, how many parts, where to write the plan.
+
+    Args:
+        s3_object: The object to plan.
+        parts_uri: ``s3://`` URI the plan goes to.
+        parts: How many parts to plan.
+    """
+    return {
+        **single_job_environment(s3_object),
+        JOB_ENV_CSV_PARTS_MANIFEST: parts_uri,
+        JOB_ENV_PLAN_PARTS: str(parts),
+    }
+
+
+def split_job_environment(s3_object: S3Object, parts_uri: str) -> dict[str, str]:
+    """Environment of a split object's array job and of its completion: the plan.
+
+    Args:
+        s3_object: The object (its ledger item is the one the completion job sets).
+        parts_uri: ``s3://`` URI of the plan.
+    """
+    return {JOB_ENV_CSV_PARTS_MANIFEST: parts_uri, JOB_ENV_LEDGER_OBJECT_ID: s3_object.object_id}
 
 
 def completion_job_environment(

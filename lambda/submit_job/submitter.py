@@ -45,6 +45,8 @@ from submit_contract import (
     DEFAULT_INPUT_SUFFIX,
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MANIFEST_PREFIX,
+    DEFAULT_MAX_PARTS,
+    DEFAULT_SPLIT_THRESHOLD_BYTES,
     ENV_COMPLETION_JOB_DEFINITION_ARN,
     ENV_INPUT_PREFIX,
     ENV_INPUT_SUFFIX,
@@ -53,8 +55,11 @@ from submit_contract import (
     ENV_LEASE_SECONDS,
     ENV_LEDGER_TABLE_NAME,
     ENV_MANIFEST_PREFIX,
+    ENV_MAX_PARTS,
+    ENV_SPLIT_THRESHOLD_BYTES,
     LEDGER_KEY,
     MAX_ARRAY_SIZE,
+    PLAN_MODULE,
     STATUS_SUBMITTED,
     STATUS_SUBMITTING,
 )
@@ -69,7 +74,12 @@ from submit_jobs import (
     manifest_key,
     manifest_uri,
     object_job_name,
+    part_count,
+    parts_manifest_key,
+    plan_job_environment,
+    plan_job_name,
     single_job_environment,
+    split_job_environment,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +121,9 @@ class Settings:
         lease_seconds: How long a SUBMITTING claim blocks a redelivery. Default: 900.
         completion_job_definition_arn: The completion job's definition, submitted after
             each load job with a dependency on it. Default: "" (no completion job).
+        split_threshold_bytes: Objects larger than this are planned into parts and
+            loaded by the children of one array job. Default: 0 (never split).
+        max_parts: The most parts one object is split into. Default: 32.
     """
 
     job_queue_arn: str
@@ -121,6 +134,8 @@ class Settings:
     manifest_prefix: str = DEFAULT_MANIFEST_PREFIX
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     completion_job_definition_arn: str = ""
+    split_threshold_bytes: int = DEFAULT_SPLIT_THRESHOLD_BYTES
+    max_parts: int = DEFAULT_MAX_PARTS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -142,6 +157,19 @@ class Settings:
         lease_seconds = int(raw_lease) if raw_lease.strip().isdigit() else 0
         if lease_seconds <= 0:
             errors.append(f"{ENV_LEASE_SECONDS} must be a positive integer, got {raw_lease!r}")
+        numbers: dict[str, int] = {}
+        for name, default, low in (
+            (ENV_SPLIT_THRESHOLD_BYTES, DEFAULT_SPLIT_THRESHOLD_BYTES, 0),
+            (ENV_MAX_PARTS, DEFAULT_MAX_PARTS, 2),
+        ):
+            raw = environ.get(name, "").strip() or str(default)
+            numbers[name] = int(raw) if raw.isdigit() else -1
+            if numbers[name] < low or numbers[name] > MAX_ARRAY_SIZE:
+                errors.append(
+                    f"{name} must be a whole number from {low} to {MAX_ARRAY_SIZE}, got {raw!r}"
+                    if name == ENV_MAX_PARTS
+                    else f"{name} must be a whole number of bytes, got {raw!r}"
+                )
         if errors:
             raise ValueError("; ".join(errors))
         return cls(
@@ -153,6 +181,8 @@ class Settings:
             manifest_prefix=environ.get(ENV_MANIFEST_PREFIX, DEFAULT_MANIFEST_PREFIX),
             lease_seconds=lease_seconds,
             completion_job_definition_arn=environ.get(ENV_COMPLETION_JOB_DEFINITION_ARN, ""),
+            split_threshold_bytes=numbers[ENV_SPLIT_THRESHOLD_BYTES],
+            max_parts=numbers[ENV_MAX_PARTS],
         )
 
 
@@ -187,6 +217,8 @@ class _Claim:
 class _Submission:
     bucket: str
     claims: Sequence[_Claim]
+    #: Parts of the one large object of a split submission; 1 for a plain submission.
+    parts: int = 1
 
     @property
     def message_ids(self) -> dict[str, None]:
@@ -257,7 +289,7 @@ class Submitter:
                 failures.update(item.message_ids)
 
         jobs = 0
-        for submission in _plan(claims):
+        for submission in _plan(claims, self.settings):
             if self._submit(submission):
                 jobs += 1
             else:
@@ -422,6 +454,8 @@ class Submitter:
 
     def _submit(self, submission: _Submission) -> bool:
         """Submit one load job and its completion; on failure release the claims."""
+        if submission.parts > 1:
+            return self._submit_split(submission)
         objects = [claim.s3_object for claim in submission.claims]
         log = {
             "objects": len(objects),
@@ -471,6 +505,58 @@ class Submitter:
             )
         return True
 
+    def _submit_split(self, submission: _Submission) -> bool:
+        """A large object: its plan job, the array job of its parts, their completion.
+
+        Each job depends on the one before. On any failure the jobs already submitted are
+        cancelled and the claim released, so that the redelivered message plans again.
+        """
+        claim = submission.claims[0]
+        s3_object = claim.s3_object
+        key = parts_manifest_key(self.settings.manifest_prefix, self._new_manifest_id())
+        parts_uri = manifest_uri(s3_object.bucket, key)
+        split_environment = split_job_environment(s3_object, parts_uri)
+        job_name = object_job_name(s3_object)
+        submitted: list[str] = []
+        try:
+            submitted.append(
+                self._submit_job(
+                    plan_job_name(s3_object),
+                    plan_job_environment(s3_object, parts_uri, submission.parts),
+                    command=[PLAN_MODULE],
+                )
+            )
+            submitted.append(
+                self._submit_job(
+                    job_name, split_environment, size=submission.parts, depends_on=submitted[0]
+                )
+            )
+            completion_id = self._submit_completion(submitted[1], job_name, split_environment)
+        except Exception:
+            self._logger.exception(
+                "split submission failed; jobs cancelled, claim released",
+                extra={"object_id": s3_object.object_id, "job_ids": submitted},
+            )
+            for job_id in submitted:
+                self._cancel(job_id)
+            self._release(claim)
+            return False
+        self._logger.info(
+            "split job submitted",
+            extra={
+                "object_id": s3_object.object_id,
+                "size": s3_object.size,
+                "parts": submission.parts,
+                "plan_job_id": submitted[0],
+                "job_id": submitted[1],
+                "job_name": job_name,
+                "completion_job_id": completion_id,
+                "plan": parts_uri,
+            },
+        )
+        self._mark_submitted(claim, submitted[1], job_name, None)
+        return True
+
     def _submit_objects(
         self, bucket: str, objects: Sequence[S3Object]
     ) -> tuple[str, str, str | None, dict[str, str]]:
@@ -516,6 +602,7 @@ class Submitter:
         size: int = 1,
         job_definition: str | None = None,
         depends_on: str | None = None,
+        command: Sequence[str] | None = None,
     ) -> str:
         request: dict[str, Any] = {
             "jobName": job_name,
@@ -525,6 +612,9 @@ class Submitter:
                 "environment": [{"name": k, "value": v} for k, v in environment.items()]
             },
         }
+        if command is not None:
+            # The loader's image runs `python -m <command>`: another module of the image.
+            request["containerOverrides"]["command"] = list(command)
         if size > 1:
             request["arrayProperties"] = {"size": size}
         if depends_on is not None:
@@ -536,7 +626,7 @@ class Submitter:
     def _cancel(self, job_id: str) -> None:
         try:
             self.batch.cancel_job(
-                jobId=job_id, reason="its completion job could not be submitted; resubmitted"
+                jobId=job_id, reason="a job it goes with could not be submitted; resubmitted"
             )
         except (ClientError, BotoCoreError):
             # It loads then, and loads again when the messages come back: the writes are
@@ -551,12 +641,18 @@ class Submitter:
             return list(pool.map(function, items))
 
 
-def _plan(claims: Sequence[_Claim]) -> list[_Submission]:
-    """One submission per bucket and run of at most 10,000 objects (the array size limit)."""
+def _plan(claims: Sequence[_Claim], settings: Settings) -> list[_Submission]:
+    """One submission per large object (split into parts), then one per bucket and run of
+    at most 10,000 other objects (the array size limit)."""
     by_bucket: dict[str, list[_Claim]] = {}
-    for claim in claims:
-        by_bucket.setdefault(claim.s3_object.bucket, []).append(claim)
     submissions: list[_Submission] = []
+    for claim in claims:
+        size = claim.s3_object.size
+        parts = part_count(size, settings.split_threshold_bytes, settings.max_parts)
+        if parts > 1:
+            submissions.append(_Submission(claim.s3_object.bucket, [claim], parts))
+        else:
+            by_bucket.setdefault(claim.s3_object.bucket, []).append(claim)
     for bucket, bucket_claims in by_bucket.items():
         # A run of one object (below the array minimum of 2) goes out as a plain job.
         submissions.extend(_Submission(bucket, run) for run in chunk(bucket_claims, MAX_ARRAY_SIZE))

@@ -23,9 +23,10 @@ def s3_record(
     etag: str = "0123456789abcdef",
     version_id: str | None = None,
     event_name: str = "ObjectCreated:Put",
+    size: int = 42,
 ) -> dict[str, Any]:
     """One S3 event notification record (key given as S3 sends it: URL-encoded)."""
-    s3_object: dict[str, Any] = {"key": key, "size": 42, "eTag": etag, "sequencer": "0A1B"}
+    s3_object: dict[str, Any] = {"key": key, "size": size, "eTag": etag, "sequencer": "0A1B"}
     if version_id is not None:
         s3_object["versionId"] = version_id
     return {
