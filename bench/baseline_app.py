@@ -791,6 +791,8 @@ class PipelineStack(Stack):
                 "MANIFEST_PREFIX": MANIFEST_PREFIX,
                 "LEASE_SECONDS": "900",
                 "COMPLETION_JOB_DEFINITION_ARN": completion.job_definition_arn,
+                "SPLIT_THRESHOLD_BYTES": str(1 << 30),
+                "MAX_PARTS": "64",
                 "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
             },
         )
@@ -912,6 +914,7 @@ class PipelineStack(Stack):
             loader_role, ["s3:GetObject", "s3:GetObjectVersion"], INPUT_PREFIX, MANIFEST_PREFIX
         )
         grant_objects(loader_role, ["s3:PutObject", "s3:AbortMultipartUpload"], REJECTED_PREFIX)
+        grant_objects(loader_role, ["s3:PutObject"], f"{MANIFEST_PREFIX}parts/")
         table.grant(loader_role, "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
         ledger.grant(loader_role, "dynamodb:UpdateItem")
         ledger.grant(completion_role, "dynamodb:BatchGetItem", "dynamodb:UpdateItem")

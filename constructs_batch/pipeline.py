@@ -24,6 +24,7 @@ from aws_cdk import (
     Duration,
     RemovalPolicy,
     Size,
+    SizeRoundingBehavior,
     Stack,
     Validations,
 )
@@ -50,7 +51,7 @@ from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.compute import FargateCompute
 from constructs_batch.job import ContainerJob
-from constructs_batch.limits import check_range, is_token, raise_if_errors
+from constructs_batch.limits import MAX_ARRAY_SIZE, check_range, is_token, raise_if_errors
 from constructs_batch.network import BatchNetwork
 from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
 from constructs_batch.runtime.csv_loader import loader_contract as loader
@@ -68,6 +69,17 @@ MANIFEST_PREFIX = "manifests/"
 #: list such as pandas' (NA, N/A, NULL, NaN, ...), nor a case-blind match: NA is also
 #: Namibia's country code, Na sodium, and a real value must never vanish as a marker.
 DEFAULT_NULL_VALUES: tuple[str, ...] = ("",)
+#: Objects above 1 GiB are split. A 1-vCPU loader writes about 15,000 rows/s, so with
+#: rows of about 100 bytes 1 GiB takes a quarter of an hour on its own: below that the
+#: plan's extra read of the object and two more jobs do not pay, above it a file would
+#: approach the loader's 2-hour timeout alone by about 10 GiB.
+DEFAULT_SPLIT_THRESHOLD = Size.gibibytes(1)
+#: The smallest split threshold: a part of a few bytes would hold no record.
+MIN_SPLIT_THRESHOLD_BYTES = 1024
+#: Parts of one split object at most: 64 loaders of a 64 GiB object at the default threshold.
+DEFAULT_MAX_PARTS = submitter.DEFAULT_MAX_PARTS
+#: Plans of split objects, written by the plan job.
+PARTS_PREFIX = f"{MANIFEST_PREFIX}{submitter.PARTS_MANIFEST_FOLDER}"
 #: Default share of a file's rows that may be rejected before the load fails.
 DEFAULT_REJECT_THRESHOLD = 0.05
 #: Loader resources: one vCPU and 2 GiB fit Fargate and any EC2 environment.
@@ -333,6 +345,14 @@ class CsvToDynamoDbPipeline(Construct):
             (the loader and submitter may use it; a key defined in the app gets the
             statement CloudWatch Logs needs). Default: None (AWS-owned and
             AWS-managed encryption: no key billed while idle).
+        split_threshold: objects larger than this are planned into byte-range parts
+            (one per ``split_threshold`` begun, at most ``max_parts``) loaded by the
+            children of one array job, after a plan job that finds each part's first
+            record boundary; None never splits. Default: 1 GiB (see
+            ``DEFAULT_SPLIT_THRESHOLD``).
+        max_parts: the most parts one object is split into, 2 to 10,000. The table's
+            write capacity, not this, bounds how fast the parts load together.
+            Default: 64.
 
     Attributes:
         bucket, table, ledger, queue, dead_letter_queue, submitter, loader, loader_role,
@@ -361,6 +381,8 @@ class CsvToDynamoDbPipeline(Construct):
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         encryption_key: kms.IKey | None = None,
+        split_threshold: Size | None = DEFAULT_SPLIT_THRESHOLD,
+        max_parts: int = DEFAULT_MAX_PARTS,
     ) -> None:
         super().__init__(scope, construct_id)
         self._validate(
@@ -371,6 +393,8 @@ class CsvToDynamoDbPipeline(Construct):
             null_values=null_values,
             reject_threshold=reject_threshold,
             submitter_concurrency=submitter_concurrency,
+            split_threshold=split_threshold,
+            max_parts=max_parts,
         )
         self.removal_policy = removal_policy
         self.encryption_key = encryption_key
@@ -447,6 +471,8 @@ class CsvToDynamoDbPipeline(Construct):
             },
             timeout=COMPLETION_TIMEOUT,
         )
+        self.split_threshold = split_threshold
+        self.max_parts = max_parts
         self.submitter = self._submitter(powertools_layer_version, submitter_concurrency)
         self.failed_job_rule = self._notify_rule(
             "FailedJobs",
@@ -485,6 +511,8 @@ class CsvToDynamoDbPipeline(Construct):
         self._grant_objects(
             self.loader_role, ["s3:PutObject", "s3:AbortMultipartUpload"], REJECTED_PREFIX
         )
+        # The plan job (the loader's image, another module) writes a large object's plan.
+        self._grant_objects(self.loader_role, ["s3:PutObject"], PARTS_PREFIX)
         # DescribeTable: the loader reads the key schema once, before it writes anything.
         self.table.grant(self.loader_role, "dynamodb:BatchWriteItem", "dynamodb:DescribeTable")
         self.ledger.grant(self.loader_role, "dynamodb:UpdateItem")
@@ -567,8 +595,18 @@ class CsvToDynamoDbPipeline(Construct):
         null_values: Sequence[str],
         reject_threshold: float,
         submitter_concurrency: int,
+        split_threshold: Size | None,
+        max_parts: int,
     ) -> None:
         errors: list[str] = []
+        if split_threshold is not None and not split_threshold.is_unresolved():
+            threshold = split_threshold.to_bytes(rounding=SizeRoundingBehavior.NONE)
+            if threshold < MIN_SPLIT_THRESHOLD_BYTES:
+                errors.append(
+                    f"split_threshold must be at least {MIN_SPLIT_THRESHOLD_BYTES} bytes (or "
+                    f"None, to never split), got {threshold:g} bytes"
+                )
+        errors += check_range("max_parts", max_parts, 2, MAX_ARRAY_SIZE)
         if not 1 <= len(key_columns) <= 2:
             errors.append(
                 "key_columns must name 1 (partition) or 2 (partition, sort) columns, "
@@ -776,6 +814,12 @@ class CsvToDynamoDbPipeline(Construct):
                 submitter.ENV_COMPLETION_JOB_DEFINITION_ARN: (
                     self.completion.job_definition.job_definition_arn
                 ),
+                submitter.ENV_SPLIT_THRESHOLD_BYTES: str(
+                    0
+                    if self.split_threshold is None
+                    else int(self.split_threshold.to_bytes(rounding=SizeRoundingBehavior.FLOOR))
+                ),
+                submitter.ENV_MAX_PARTS: str(self.max_parts),
                 "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
             },
         )

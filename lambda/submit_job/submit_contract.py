@@ -41,7 +41,8 @@ DEFAULT_MANIFEST_PREFIX: Final = "manifests/"
 #: the first invocation is still submitting never submits the object a second time.
 DEFAULT_LEASE_SECONDS: Final = 900
 DEFAULT_SPLIT_THRESHOLD_BYTES: Final = 0
-DEFAULT_MAX_PARTS: Final = 32
+#: Parts of one split object at most when the environment does not say (the pipeline does).
+DEFAULT_MAX_PARTS: Final = 64
 
 # --- Environment of the loader job (container overrides of SubmitJob) --------
 # Names must not start with AWS_BATCH (ContainerProperties API).

@@ -123,7 +123,7 @@ class Settings:
             each load job with a dependency on it. Default: "" (no completion job).
         split_threshold_bytes: Objects larger than this are planned into parts and
             loaded by the children of one array job. Default: 0 (never split).
-        max_parts: The most parts one object is split into. Default: 32.
+        max_parts: The most parts one object is split into. Default: 64.
     """
 
     job_queue_arn: str
@@ -145,8 +145,10 @@ class Settings:
             environ: The environment, e.g. ``os.environ``.
 
         Raises:
-            ValueError: A required variable is missing or LEASE_SECONDS is not a
-                positive integer; every problem is named.
+            ValueError: A required variable is missing, LEASE_SECONDS is not a
+                positive integer, SPLIT_THRESHOLD_BYTES is not a whole number or
+                MAX_PARTS is not one from 2 to the array size limit; every problem
+                is named.
         """
         errors = [
             f"{name} must be set to a non-empty value, got {environ.get(name)!r}"
@@ -158,13 +160,13 @@ class Settings:
         if lease_seconds <= 0:
             errors.append(f"{ENV_LEASE_SECONDS} must be a positive integer, got {raw_lease!r}")
         numbers: dict[str, int] = {}
-        for name, default, low in (
-            (ENV_SPLIT_THRESHOLD_BYTES, DEFAULT_SPLIT_THRESHOLD_BYTES, 0),
-            (ENV_MAX_PARTS, DEFAULT_MAX_PARTS, 2),
+        for name, default, low, high in (
+            (ENV_SPLIT_THRESHOLD_BYTES, DEFAULT_SPLIT_THRESHOLD_BYTES, 0, None),
+            (ENV_MAX_PARTS, DEFAULT_MAX_PARTS, 2, MAX_ARRAY_SIZE),
         ):
             raw = environ.get(name, "").strip() or str(default)
             numbers[name] = int(raw) if raw.isdigit() else -1
-            if numbers[name] < low or numbers[name] > MAX_ARRAY_SIZE:
+            if numbers[name] < low or (high is not None and numbers[name] > high):
                 errors.append(
                     f"{name} must be a whole number from {low} to {MAX_ARRAY_SIZE}, got {raw!r}"
                     if name == ENV_MAX_PARTS

@@ -300,12 +300,14 @@ def test_pipeline_loader_reads_incoming_writes_rejected_and_the_two_tables(
         (s["Action"] if isinstance(s["Action"], str) else tuple(s["Action"])): s["Resource"]
         for s in statements
     }
-    # THEN it reads only incoming/ and manifests/, writes only rejected/
+    # THEN it reads only incoming/ and manifests/, writes only rejected/ and, as the plan
+    # job of a large object, manifests/parts/
     assert by_action[("s3:GetObject", "s3:GetObjectVersion")] == [
         under("incoming/"),
         under("manifests/"),
     ]
     assert by_action[("s3:AbortMultipartUpload", "s3:PutObject")] == under("rejected/")
+    assert by_action["s3:PutObject"] == under("manifests/parts/")
     # AND writes items to the target table (reading its key schema) and the ledger only
     assert by_action[("dynamodb:BatchWriteItem", "dynamodb:DescribeTable")] == {
         "Fn::GetAtt": [built.logical_id(built.pipeline.table), "Arn"]
@@ -313,7 +315,7 @@ def test_pipeline_loader_reads_incoming_writes_rejected_and_the_two_tables(
     assert by_action["dynamodb:UpdateItem"] == {
         "Fn::GetAtt": [built.logical_id(built.pipeline.ledger), "Arn"]
     }
-    assert len(statements) == 4
+    assert len(statements) == 5
 
 
 def test_pipeline_submits_a_completion_job_from_the_loader_image(built: Pipelines) -> None:
