@@ -48,7 +48,7 @@ def _load(
     etag = world.put_csv(key, body)
     loader = Loader(
         s3=world.s3,
-        dynamodb=dynamodb or world.dynamodb,
+        dynamodb=dynamodb or world.direct,
         settings=_settings(world, **settings),
         retry_base_delay_seconds=0.001,
         retry_max_delay_seconds=0.01,
@@ -267,7 +267,7 @@ def test_loader_keeps_the_last_row_when_the_earlier_write_is_throttled(world: An
     # GIVEN key k1 early and late in the file, and a table that is slow to refuse the first write
     rows = ["id,name,amount", "k1,first,1"] + [f"f{i},filler,{i}" for i in range(100)]
     rows += ["k1,last,2"]
-    flaky = FlakyDynamoDB(world.dynamodb, defer_ids=frozenset({"k1"}), defer_seconds=0.3)
+    flaky = FlakyDynamoDB(world.direct, defer_ids=frozenset({"k1"}), defer_seconds=0.3)
 
     # WHEN it is loaded with several writes in flight
     result = _load(world, "incoming/order.csv", "\n".join(rows) + "\n", dynamodb=flaky)
@@ -340,7 +340,7 @@ def test_loader_types_a_key_column_as_the_table_defines_it(
     # GIVEN an imported table whose partition key is a NUMBER, and no numeric_columns
     caplog.set_level(logging.INFO, logger="csv_loader")
     _create_table(world, "ByNumber", ("id", "N"))
-    spy = CallsSpy(world.dynamodb)
+    spy = CallsSpy(world.direct)
 
     # WHEN a file keyed by numbers written in two ways is loaded
     result = _load(
@@ -402,7 +402,7 @@ def test_loader_fails_before_writing_when_the_table_key_cannot_take_the_rows(
 ) -> None:
     # GIVEN an imported table whose key the loader cannot fill from KEY_COLUMNS
     _create_table(world, "Other", *keys)
-    spy = CallsSpy(world.dynamodb)
+    spy = CallsSpy(world.direct)
 
     # WHEN a file is loaded into it
     result = _load(world, "incoming/other.csv", _rows(30), dynamodb=spy, target_table="Other")
@@ -650,7 +650,7 @@ def test_loader_loads_null_values_as_missing_and_booleans_as_bool(world: Any) ->
 
 def test_loader_retries_unprocessed_items_and_writes_each_row_once(world: Any) -> None:
     # GIVEN a table that leaves half of each batch unprocessed for the first 10 calls
-    flaky = FlakyDynamoDB(world.dynamodb, unprocessed_calls=10)
+    flaky = FlakyDynamoDB(world.direct, unprocessed_calls=10)
 
     # WHEN 200 rows are loaded
     result = _load(world, "incoming/unprocessed.csv", _rows(200), dynamodb=flaky)
@@ -663,7 +663,7 @@ def test_loader_retries_unprocessed_items_and_writes_each_row_once(world: Any) -
 
 def test_loader_retries_throttling_errors(world: Any) -> None:
     # GIVEN a table that throttles the first 6 calls
-    flaky = FlakyDynamoDB(world.dynamodb, throttled_calls=6)
+    flaky = FlakyDynamoDB(world.direct, throttled_calls=6)
 
     # WHEN 100 rows are loaded
     result = _load(world, "incoming/throttled.csv", _rows(100), dynamodb=flaky)
@@ -675,7 +675,7 @@ def test_loader_retries_throttling_errors(world: Any) -> None:
 
 def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
     # GIVEN a table that throttles every call and a short retry budget
-    flaky = FlakyDynamoDB(world.dynamodb, throttled_calls=10**9)
+    flaky = FlakyDynamoDB(world.direct, throttled_calls=10**9)
 
     # WHEN rows are loaded
     result = _load(world, "incoming/stuck.csv", _rows(60), dynamodb=flaky, max_retry_seconds=0.2)
@@ -692,7 +692,7 @@ def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
 def _refusing(world: Any, *bad: str) -> RefusingDynamoDB:
     """The emulator's client, refusing every batch that holds a row named in ``bad``."""
     return RefusingDynamoDB(
-        world.dynamodb, key_attribute="id", refuse=lambda item: item["name"]["S"] in bad
+        world.direct, key_attribute="id", refuse=lambda item: item["name"]["S"] in bad
     )
 
 
@@ -953,7 +953,7 @@ def test_loader_logs_progress_and_a_summary_as_json(
 ) -> None:
     # GIVEN a load slowed by a deferred write, and a short progress interval
     caplog.set_level(logging.INFO, logger="csv_loader")
-    flaky = FlakyDynamoDB(world.dynamodb, defer_ids=frozenset({"r00001"}), defer_seconds=0.3)
+    flaky = FlakyDynamoDB(world.direct, defer_ids=frozenset({"r00001"}), defer_seconds=0.3)
 
     # WHEN it is loaded
     _load(world, "incoming/progress.csv", _rows(50), dynamodb=flaky, progress_interval_seconds=0.1)
