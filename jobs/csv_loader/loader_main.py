@@ -42,6 +42,7 @@ from loader_csv import (
     text_lines,
 )
 from loader_http import BatchWriteClient, DirectBatchWrites
+from loader_pacing import WritePacer
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
 from loader_writer import (
     DEFAULT_BASE_DELAY_SECONDS,
@@ -159,6 +160,8 @@ class _Progress:
                 rows=self._counters.rows,
                 rows_written=self._writer.written,
                 retries=self._writer.retries,
+                throttled=self._writer.throttled,
+                write_rate=_rounded(self._writer.pacer.rate),
                 elapsed_s=round(elapsed, 1),
                 rows_per_s=round(self._counters.rows / elapsed, 1),
             )
@@ -179,6 +182,8 @@ class Loader:
             temporary directory (``TMPDIR``).
         retry_base_delay_seconds: first backoff ceiling for throttled writes. Default: 0.05 s.
         retry_max_delay_seconds: cap of the backoff ceiling. Default: 5 s.
+        pacer: makes the pacer of a run from its ceiling (this process's share of
+            ``max_write_rate``, or None). Default: ``WritePacer(max_rate=...)``.
         clock: monotonic clock for durations. Default: ``time.monotonic``.
     """
 
@@ -192,6 +197,7 @@ class Loader:
         temp_dir: str | None = None,
         retry_base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS,
         retry_max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
+        pacer: Callable[[float | None], WritePacer] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.s3 = s3
@@ -201,6 +207,7 @@ class Loader:
         self._temp_dir = temp_dir
         self._retry_base_delay = retry_base_delay_seconds
         self._retry_max_delay = retry_max_delay_seconds
+        self._pacer = pacer or _pacer
         self._clock = clock
 
     def load(self, source: CsvSource) -> LoadResult:
@@ -213,6 +220,7 @@ class Loader:
         started_at = _now()
         start = self._clock()
         self._record_running(source.object_id, started_at)
+        share = self.settings.write_rate_share(source)
         log_event(
             "start",
             object_id=source.object_id,
@@ -220,6 +228,8 @@ class Loader:
             key=source.key,
             version_id=source.version_id,
             table=self.settings.target_table,
+            max_write_rate=share,
+            parts=source.parts,
         )
         counters = _Counters()
         writes_complete = False
@@ -241,6 +251,7 @@ class Loader:
                 max_retry_seconds=self.settings.max_retry_seconds,
                 key_of=lambda item: item_key(item, key_columns),
                 on_refused=refused,
+                pacer=self._pacer(share),
                 base_delay_seconds=self._retry_base_delay,
                 max_delay_seconds=self._retry_max_delay,
             )
@@ -303,6 +314,9 @@ class Loader:
             rows_per_s=round(counters.rows / max(result.duration_s, 1e-3), 1),
             write_calls=writer.calls,
             write_retries=writer.retries,
+            write_throttled=writer.throttled,
+            write_rate=_rounded(writer.pacer.rate),
+            write_rate_decreases=writer.pacer.decreases,
             write_refused=writer.refused,
             error=result.error,
         )
@@ -601,6 +615,14 @@ def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> 
         log_event("ledger_error", object_id=source.object_id, error=_describe(exc))
         return c.EXIT_FAILED
     return result.exit_code
+
+
+def _pacer(max_rate: float | None) -> WritePacer:
+    return WritePacer(max_rate=max_rate)
+
+
+def _rounded(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 1)
 
 
 def _quoted(etag: str) -> str:

@@ -18,6 +18,11 @@ Each refused item is handed to ``on_refused`` (with its line, its fields and Dyn
 message); every other item is written. DynamoDB refuses a whole batch when one item is
 invalid, so a batch with one bad item costs about ``2 * log2(25)`` extra calls.
 
+Every call waits its turn on one ``loader_pacing.WritePacer`` shared by the lanes: unpaced
+until DynamoDB throttles (or capped from the start by a ceiling), then additive increase and
+multiplicative decrease on throttling and UnprocessedItems, so that loader processes on one
+table settle at their shares of it instead of throttling each other.
+
 All lanes share one client (botocore clients are thread-safe, and so is the loader's
 ``loader_http.DirectBatchWrites``). A failed call is classified by botocore's standard
 retry rules (``botocore.retries.standard``: transient errors and status codes, throttling
@@ -57,6 +62,7 @@ from botocore.retries.standard import (
     ThrottlingErrorDetector,
     TransientRetryableChecker,
 )
+from loader_pacing import WritePacer
 
 if TYPE_CHECKING:
     from loader_http import BatchWriteClient
@@ -257,6 +263,8 @@ class BatchWriter:
         key_of: the key of an item, equal to the key ``put`` is given for it (to match the
             UnprocessedItems DynamoDB returns to what was sent).
         on_refused: called (from a writer thread) for each item DynamoDB refuses on its own.
+        pacer: the rate every call waits its turn for (``loader_pacing.WritePacer``).
+            Default: a pacer with no ceiling (unpaced until DynamoDB throttles).
         base_delay_seconds: first backoff ceiling. Default: 0.05 s.
         max_delay_seconds: backoff ceiling cap. Default: 5 s.
         sleep: sleeps between retries. Default: ``time.sleep``.
@@ -273,6 +281,7 @@ class BatchWriter:
         max_retry_seconds: float,
         key_of: Callable[[Item], Hashable],
         on_refused: Callable[[Refusal], None],
+        pacer: WritePacer | None = None,
         base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS,
         max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
@@ -286,6 +295,8 @@ class BatchWriter:
         self._max_retry_seconds = max_retry_seconds
         self._key_of = key_of
         self._on_refused = on_refused
+        self.pacer = pacer or WritePacer()
+        self._pacer = self.pacer
         self._base_delay = base_delay_seconds
         self._max_delay = max_delay_seconds
         self._sleep = sleep
@@ -430,6 +441,7 @@ class BatchWriter:
             reason: str
             requests = [entry[0] for entry in batch.values()]
             sent = len(requests)
+            token = self._pacer.acquire(sent)
             with self._lock:
                 self.calls += 1
             try:
@@ -438,6 +450,7 @@ class BatchWriter:
                 details = error.response.get("Error", {})
                 code = str(details.get("Code", ""))
                 throttled = is_throttling(error, self._operation_model)
+                self._pacer.record(token, sent=sent, written=0, throttled=throttled)
                 if code == REFUSED_ERROR_CODE:
                     raise _RefusedError(
                         str(details.get("Message", "")) or str(error), batch
@@ -450,10 +463,12 @@ class BatchWriter:
                     with self._lock:
                         self.throttled += 1
             except (BotocoreConnectionError, HTTPClientError, ChecksumError) as error:
+                self._pacer.record(token, sent=sent, written=0, throttled=False)
                 reason = type(error).__name__
             else:
                 unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
                 written = sent - len(unprocessed)
+                self._pacer.record(token, sent=sent, written=written, throttled=bool(unprocessed))
                 with self._lock:
                     self.written += written
                     self.throttled += bool(unprocessed)

@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 from botocore.stub import Stubber
 from loader_main import Loader, LoadResult, main
+from loader_pacing import WritePacer
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
 from loader_writer import BatchWriter, Refusal
 from pipeline_local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
@@ -52,6 +53,8 @@ def _load(
         settings=_settings(world, **settings),
         retry_base_delay_seconds=0.001,
         retry_max_delay_seconds=0.01,
+        # Pacing never slows these tests: they are about retries and counts (pacing has its own).
+        pacer=lambda rate: WritePacer(max_rate=rate, min_rate=1e9, increase_per_second=1e9),
     )
     return loader.load(CsvSource(bucket=world.bucket, key=key, object_id=f"id-{key}", etag=etag))
 
@@ -684,6 +687,117 @@ def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
     assert result.exit_code == contract.EXIT_FAILED
     assert result.error is not None and "gave up after retrying for 0.2 s" in result.error
     assert world.ledger(result.object_id)["status"] == contract.STATUS_FAILED
+
+
+# --- pacing ------------------------------------------------------------------------------------
+
+
+def _parts_manifest(world: Any, object_ids: list[str]) -> dict[str, str]:
+    entries = [
+        {"bucket": world.bucket, "key": f"incoming/{o}.csv", "object_id": o} for o in object_ids
+    ]
+    world.s3.put_object(Bucket=world.bucket, Key="manifests/p.json", Body=json.dumps(entries))
+    return {"CSV_MANIFEST": f"s3://{world.bucket}/manifests/p.json"}
+
+
+def test_source_from_env_counts_the_children_that_load_the_same_object(world: Any) -> None:
+    # GIVEN a manifest of two objects, one of them listed three times (three parts)
+    environ = _parts_manifest(world, ["big", "big", "small", "big"])
+
+    # WHEN children 0 and 2 resolve their sources
+    parts = [
+        source_from_env({**environ, "AWS_BATCH_JOB_ARRAY_INDEX": str(i)}, world.s3).parts
+        for i in (0, 2)
+    ]
+
+    # THEN the child of "big" shares it with two others; the child of "small" has it alone
+    assert parts == [3, 1]
+
+
+def test_source_from_env_shares_one_object_among_the_children_of_its_array_job() -> None:
+    # GIVEN an array job of 4 children that names one object (no manifest)
+    environ = {
+        "CSV_BUCKET": "b",
+        "CSV_KEY": "incoming/big.csv",
+        "LEDGER_OBJECT_ID": "b/incoming/big.csv#e",
+        "AWS_BATCH_JOB_ARRAY_SIZE": "4",
+        "AWS_BATCH_JOB_ARRAY_INDEX": "2",
+    }
+    # WHEN / THEN each child is one of 4 parts; a plain job is the only one
+    assert source_from_env(environ, None).parts == 4  # type: ignore[arg-type]
+    del environ["AWS_BATCH_JOB_ARRAY_SIZE"], environ["AWS_BATCH_JOB_ARRAY_INDEX"]
+    assert source_from_env(environ, None).parts == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", None), ("8000", 8000.0), (" 1500.5 ", 1500.5)],
+)
+def test_settings_from_env_reads_max_write_rate(raw: str, expected: float | None) -> None:
+    base = {"TARGET_TABLE_NAME": "t", "LEDGER_TABLE_NAME": "l", "KEY_COLUMNS": "id"}
+    settings = LoaderSettings.from_env({**base, "MAX_WRITE_RATE": raw})
+    assert settings.max_write_rate == expected
+    source = CsvSource(bucket="b", key="k", object_id="o", parts=4)
+    assert settings.write_rate_share(source) == (None if expected is None else expected / 4)
+
+
+@pytest.mark.parametrize("raw", ["fast", "0", "-5", "inf"])
+def test_settings_from_env_refuses_a_max_write_rate_that_is_not_a_positive_number(
+    raw: str,
+) -> None:
+    base = {"TARGET_TABLE_NAME": "t", "LEDGER_TABLE_NAME": "l", "KEY_COLUMNS": "id"}
+    with pytest.raises(ConfigurationError, match="MAX_WRITE_RATE must be a"):
+        LoaderSettings.from_env({**base, "MAX_WRITE_RATE": raw})
+
+
+def test_loader_holds_its_writes_to_its_share_of_max_write_rate(world: Any) -> None:
+    # GIVEN 400 rows, and a ceiling of 1,000 items/s shared by 2 children of one object
+    etag = world.put_csv("incoming/paced.csv", _rows(400))
+    loader = Loader(
+        s3=world.s3,
+        dynamodb=world.direct,
+        settings=_settings(world, max_write_rate=1000.0),
+    )
+    source = CsvSource(
+        bucket=world.bucket, key="incoming/paced.csv", object_id="paced", etag=etag, parts=2
+    )
+
+    # WHEN this child loads them
+    result = loader.load(source)
+
+    # THEN it wrote at no more than 500 items/s: 400 rows took at least 0.7 s
+    assert (result.status, result.rows_loaded) == ("SUCCEEDED", 400)
+    assert result.duration_s >= 0.7
+
+
+def test_loader_slows_down_when_dynamodb_hands_items_back_and_writes_every_row_once(
+    world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a table that hands half of each batch back for a while (the real pacer, no ceiling)
+    caplog.set_level(logging.INFO, logger="csv_loader")
+    flaky = FlakyDynamoDB(world.direct, unprocessed_calls=6)
+    etag = world.put_csv("incoming/busy.csv", _rows(150))
+    loader = Loader(
+        s3=world.s3,
+        dynamodb=flaky,
+        settings=_settings(world),
+        retry_base_delay_seconds=0.001,
+        retry_max_delay_seconds=0.01,
+    )
+
+    # WHEN it is loaded
+    source = CsvSource(bucket=world.bucket, key="incoming/busy.csv", object_id="busy", etag=etag)
+    result = loader.load(source)
+
+    # THEN every row is written once
+    assert (result.status, result.rows_loaded) == ("SUCCEEDED", 150)
+    assert len(flaky.writes) == 150 and set(flaky.writes.values()) == {1}
+    # AND the run paced itself: the summary counts the throttled calls and the decreases
+    (summary,) = [
+        json.loads(r.getMessage()) for r in caplog.records if '"summary"' in r.getMessage()
+    ]
+    assert summary["write_throttled"] == 6 and summary["write_rate_decreases"] >= 1
+    assert summary["write_rate"] is not None
 
 
 # --- items DynamoDB refuses -------------------------------------------------------------------
