@@ -371,6 +371,21 @@ def test_pipeline_uses_an_existing_bucket_and_table(built: Pipelines) -> None:
         ({"null_values": "NA"}, r"null_values must be Sequence\[str\], got 'NA' \(str\)"),
         ({"null_values": ["NA", None]}, r"null_values\[1\] must be str, got None"),
         ({"null_values": ["\ud800"]}, r"null_values must be Unicode text \(no lone surrogate"),
+        (
+            {"max_write_rate": 0},
+            r"max_write_rate must be a positive number of items per second, got 0",
+        ),
+        (
+            {"expected_write_rate": 4000},
+            r"expected_write_rate must be above 4000 write units per second, what a new "
+            r"on-demand table takes without pre-warming \(leave it unset\), got 4000",
+        ),
+        (
+            {"expected_write_rate": 40001},
+            r"expected_write_rate must be at most 40000 write units per second, DynamoDB's "
+            r"default per-table quota .* got 40001",
+        ),
+        ({"expected_write_rate": 8000.5}, r"expected_write_rate must be int \| None, got 8000.5"),
     ],
     ids=[
         "no-key",
@@ -385,6 +400,10 @@ def test_pipeline_uses_an_existing_bucket_and_table(built: Pipelines) -> None:
         "null-values-string",
         "null-values-none",
         "null-values-surrogate",
+        "max-write-rate",
+        "warm-below-new-table",
+        "warm-above-quota",
+        "warm-not-integer",
     ],
 )
 def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
@@ -413,6 +432,13 @@ def test_pipeline_loader_gets_only_the_empty_string_as_null_value_by_default(
     # THEN the only null value is the empty string and there is no boolean column
     assert variables[loader.ENV_NULL_VALUES] == '[""]'
     assert variables[loader.ENV_BOOLEAN_COLUMNS] == ""
+
+
+def test_pipeline_default_sets_no_write_ceiling_and_no_warm_throughput(built: Pipelines) -> None:
+    # GIVEN the default pipeline THEN the loader has no ceiling and no table is pre-warmed
+    assert loader.ENV_MAX_WRITE_RATE not in _loader_environment(built.template)
+    for table in built.template.find_resources("AWS::DynamoDB::Table").values():
+        assert "WarmThroughput" not in table["Properties"]
 
 
 def test_pipeline_loader_gets_null_values_and_boolean_columns_exactly() -> None:
