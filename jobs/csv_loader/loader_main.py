@@ -642,6 +642,12 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, (LoadError, HeaderError, ConfigurationError, WriteError)):
         return str(exc)
     if isinstance(exc, UnicodeDecodeError):
+        head = bytes(exc.object[:4])
+        if exc.start < 4 and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return (
+                "the object is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8: "
+                "save or export it as UTF-8"
+            )
         return f"the object is not valid UTF-8: {exc}"
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})

@@ -1053,6 +1053,19 @@ def test_loader_fails_on_a_file_that_is_not_utf8(world: Any) -> None:
     assert result.error is not None and result.error.startswith("the object is not valid UTF-8")
 
 
+def test_loader_says_a_utf16_file_is_utf16(world: Any) -> None:
+    # GIVEN a file saved as UTF-16 (as some spreadsheet exports are)
+    # WHEN it is loaded
+    result = _load(world, "incoming/utf16.csv", "id,name\na,b\n".encode("utf-16"))
+
+    # THEN the run fails saying what the file is and what to do
+    assert result.status == contract.STATUS_FAILED
+    assert result.error == (
+        "the object is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8: "
+        "save or export it as UTF-8"
+    )
+
+
 def test_loader_fails_on_an_empty_object(world: Any) -> None:
     # GIVEN an empty object
     # WHEN it is loaded
