@@ -12,6 +12,7 @@ is unusable (nothing loaded or recorded).
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["LoadError", "LoadResult", "Loader", "build_clients", "main"]
+__all__ = ["LoadError", "LoadResult", "Loader", "build_clients", "main", "rejects_object_key"]
 
 LOGGER: Final = logging.getLogger("csv_loader")
 # Bytes per S3 read; the text layer buffers 64 KiB on top.
@@ -66,6 +67,10 @@ CLIENT_MAX_ATTEMPTS: Final = 3
 CONNECT_TIMEOUT_SECONDS: Final = 10
 READ_TIMEOUT_SECONDS: Final = 60
 USER_AGENT_PRODUCT: Final = "constructs-batch-csv-loader/1"
+# S3 object keys are at most 1,024 bytes of UTF-8 (S3 user guide, "Naming objects").
+MAX_S3_KEY_BYTES: Final = 1024
+REJECTS_SUFFIX: Final = ".errors.csv"
+_REJECTS_HASH_CHARS: Final = 16
 # Longest error message kept in the ledger and the log.
 MAX_ERROR_CHARS: Final = 2000
 # Consecutive broken GetObject streams resumed before the run fails.
@@ -275,7 +280,7 @@ class Loader:
             duplicates = digests.duplicates()
             digests.close()
             if rejects.count:
-                rejects_key = f"{self.settings.rejected_prefix}{source.key}.errors.csv"
+                rejects_key = rejects_object_key(self.settings.rejected_prefix, source.key)
                 try:
                     self.s3.upload_file(rejects.path, source.bucket, rejects_key)
                 except (ClientError, BotoCoreError, OSError) as exc:
@@ -619,6 +624,24 @@ def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> 
 
 def _pacer(max_rate: float | None) -> WritePacer:
     return WritePacer(max_rate=max_rate)
+
+
+def rejects_object_key(prefix: str, key: str) -> str:
+    """Where the rejects of object ``key`` go: ``<prefix><key>.errors.csv``, within S3's key
+    limit of 1,024 bytes (UTF-8).
+
+    A key too long for that keeps as much of its start as fits (cut between characters)
+    and ends with ``~`` and 16 hex digits of its SHA-256 before the suffix, so every input
+    key has its own rejects object, the same on every run.
+    """
+    plain = f"{prefix}{key}{REJECTS_SUFFIX}"
+    if len(plain.encode()) <= MAX_S3_KEY_BYTES:
+        return plain
+    digest = hashlib.sha256(key.encode()).hexdigest()[:_REJECTS_HASH_CHARS]
+    tail = f"~{digest}{REJECTS_SUFFIX}"
+    room = MAX_S3_KEY_BYTES - len(prefix.encode()) - len(tail)
+    start = key.encode()[: max(room, 0)].decode("utf-8", errors="ignore")
+    return f"{prefix}{start}{tail}"
 
 
 def _rounded(rate: float | None) -> float | None:

@@ -21,7 +21,7 @@ import loader_contract as contract
 import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 from botocore.stub import Stubber
-from loader_main import Loader, LoadResult, main
+from loader_main import Loader, LoadResult, main, rejects_object_key
 from loader_pacing import WritePacer
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
 from loader_writer import BatchWriter, Refusal
@@ -1051,6 +1051,49 @@ def test_loader_fails_on_a_file_that_is_not_utf8(world: Any) -> None:
     # THEN the run fails naming the encoding
     assert result.status == contract.STATUS_FAILED
     assert result.error is not None and result.error.startswith("the object is not valid UTF-8")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/" + "a" * 1015,  # the longest ASCII key: 1,024 bytes
+        "incoming/" + "é" * 507 + "x",  # 1,024 bytes of two-byte characters, then one
+        "incoming/" + "日本" * 168 + "abcde",  # three-byte characters across the cut
+    ],
+    ids=["ascii", "two-byte", "three-byte"],
+)
+def test_rejects_key_stays_within_s3s_limit_for_the_longest_keys(key: str) -> None:
+    # GIVEN a valid input key of up to 1,024 bytes
+    assert len(key.encode()) <= 1024
+
+    # WHEN its rejects key is made
+    rejects = rejects_object_key("rejected/", key)
+
+    # THEN it fits, is valid UTF-8 (cut between characters), starts like the key, and is
+    # the same on every run
+    assert len(rejects.encode()) <= 1024
+    assert rejects.startswith("rejected/incoming/") and rejects.endswith(".errors.csv")
+    assert rejects == rejects_object_key("rejected/", key)
+
+
+def test_rejects_key_of_two_long_keys_differ_even_when_their_starts_agree() -> None:
+    first, second = "incoming/" + "a" * 1010 + "1", "incoming/" + "a" * 1010 + "2"
+    assert rejects_object_key("rejected/", first) != rejects_object_key("rejected/", second)
+
+
+def test_rejects_key_is_the_plain_name_while_it_fits() -> None:
+    assert rejects_object_key("rejected/", "incoming/a.csv") == "rejected/incoming/a.csv.errors.csv"
+
+
+def test_loader_writes_the_rejects_of_a_1024_byte_key_where_the_ledger_says(world: Any) -> None:
+    # GIVEN an object whose key is 1,024 bytes long, with one bad row
+    key = "incoming/" + "k" * 1011 + ".csv"
+    result = _load(world, key, "id,name,amount\na,x,1\nb,y,zz\n", reject_threshold=0.5)
+
+    # THEN the rejects object is under a key S3 can hold, named in the ledger
+    assert result.rejects_key is not None and len(result.rejects_key.encode()) <= 1024
+    assert world.ledger(result.object_id)["rejects_key"] == result.rejects_key
+    assert [r["reason"] for r in _rejects(world, result)] == ["bad_number"]
 
 
 def test_loader_says_a_utf16_file_is_utf16(world: Any) -> None:
