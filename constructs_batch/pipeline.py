@@ -63,7 +63,10 @@ from constructs_batch.runtime.submit_job import submit_contract as submitter
 
 __all__ = ["CsvToDynamoDbPipeline"]
 
-#: Where users drop CSV objects, and the object suffix that triggers a load.
+#: Where users drop CSV objects, and the object suffix that triggers a load (in any letter
+#: case: the bucket notifies every key under the prefix, and the submitter loads the keys
+#: ending in .csv, .CSV, .Csv... and warns about the others; S3's suffix filter is
+#: case-sensitive, so it would silently skip an upload named a.CSV).
 INPUT_PREFIX = "incoming/"
 INPUT_SUFFIX = ".csv"
 #: Where the loader writes rejected rows, and the submitter writes array-job manifests.
@@ -420,7 +423,7 @@ class CsvToDynamoDbPipeline(Construct):
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.SqsDestination(self.queue),
-            s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=INPUT_SUFFIX),
+            s3.NotificationKeyFilter(prefix=INPUT_PREFIX),
         )
         _acknowledge_notifications_handler(Stack.of(self))
         self.loader_role = iam.Role(
