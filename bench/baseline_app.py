@@ -634,7 +634,7 @@ class PipelineStack(Stack):
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.SqsDestination(events_queue),
-            s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=INPUT_SUFFIX),
+            s3.NotificationKeyFilter(prefix=INPUT_PREFIX),
         )
         for child in self.node.children:
             if child.node.id.startswith("BucketNotificationsHandler"):

@@ -649,3 +649,17 @@ MAX_CONSUMABLE_RESOURCES_PER_JOB = 5
 #: adjustable, so more is a warning) and node groups (hard limit, "Node groups").
 MAX_NODES = 1000
 MAX_NODE_GROUPS = 5
+
+
+# --- DynamoDB warm throughput (the pipeline's table) -------------------------------------
+#: Write units per second a new on-demand table sustains without pre-warming, so the
+#: smallest warm throughput worth setting is above it (DynamoDB developer guide,
+#: "Understanding DynamoDB warm throughput in different scenarios": a new on-demand table
+#: starts at 12,000 read and 4,000 write units per second). CloudFormation's own minimum
+#: for ``WarmThroughput.WriteUnitsPerSecond`` is 1 (an integer).
+NEW_TABLE_WARM_WRITE_UNITS = 4_000
+#: Table-level write throughput of on-demand tables, a default quota that can be raised
+#: (DynamoDB developer guide, "DynamoDB maximum throughput for on-demand tables": 40,000
+#: table-level read and write throughput by default). Warm throughput above it needs the
+#: raised quota first.
+DEFAULT_TABLE_WRITE_QUOTA = 40_000

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import math
 from collections.abc import Sequence
 
 import jsii
@@ -51,7 +52,14 @@ from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
 from constructs_batch.compute import FargateCompute
 from constructs_batch.job import ContainerJob
-from constructs_batch.limits import MAX_ARRAY_SIZE, check_range, is_token, raise_if_errors
+from constructs_batch.limits import (
+    DEFAULT_TABLE_WRITE_QUOTA,
+    MAX_ARRAY_SIZE,
+    NEW_TABLE_WARM_WRITE_UNITS,
+    check_range,
+    is_token,
+    raise_if_errors,
+)
 from constructs_batch.network import BatchNetwork
 from constructs_batch.queue import BatchQueue, IBatchQueue, as_batch_queue
 from constructs_batch.runtime.csv_loader import loader_contract as loader
@@ -59,7 +67,10 @@ from constructs_batch.runtime.submit_job import submit_contract as submitter
 
 __all__ = ["CsvToDynamoDbPipeline"]
 
-#: Where users drop CSV objects, and the object suffix that triggers a load.
+#: Where users drop CSV objects, and the object suffix that triggers a load (in any letter
+#: case: the bucket notifies every key under the prefix, and the submitter loads the keys
+#: ending in .csv, .CSV, .Csv... and warns about the others; S3's suffix filter is
+#: case-sensitive, so it would silently skip an upload named a.CSV).
 INPUT_PREFIX = "incoming/"
 INPUT_SUFFIX = ".csv"
 #: Where the loader writes rejected rows, and the submitter writes array-job manifests.
@@ -300,6 +311,41 @@ def _table_key_errors(
     return errors
 
 
+def _write_rate_errors(
+    table: dynamodb.ITable | None, max_write_rate: float | None, expected_write_rate: int | None
+) -> list[str]:
+    """Why the pacing ceiling or the warm throughput cannot be what was asked."""
+    errors: list[str] = []
+    if (
+        max_write_rate is not None
+        and not is_token(max_write_rate)
+        and not (math.isfinite(max_write_rate) and max_write_rate > 0)
+    ):
+        errors.append(
+            f"max_write_rate must be a positive number of items per second, got {max_write_rate}"
+        )
+    if expected_write_rate is None or is_token(expected_write_rate):
+        return errors
+    if table is not None:
+        errors.append(
+            "expected_write_rate sets the warm throughput of the table the pipeline creates; "
+            "with table= set warm_throughput on that table instead"
+        )
+    elif expected_write_rate <= NEW_TABLE_WARM_WRITE_UNITS:
+        errors.append(
+            f"expected_write_rate must be above {NEW_TABLE_WARM_WRITE_UNITS} write units per "
+            f"second, what a new on-demand table takes without pre-warming (leave it unset), "
+            f"got {expected_write_rate}"
+        )
+    elif expected_write_rate > DEFAULT_TABLE_WRITE_QUOTA:
+        errors.append(
+            f"expected_write_rate must be at most {DEFAULT_TABLE_WRITE_QUOTA} write units per "
+            "second, DynamoDB's default per-table quota (with a raised quota, pass a table "
+            f"pre-warmed beyond it as table=), got {expected_write_rate}"
+        )
+    return errors
+
+
 class CsvToDynamoDbPipeline(Construct):
     """Load every CSV object dropped under ``incoming/`` into a DynamoDB table.
 
@@ -329,7 +375,19 @@ class CsvToDynamoDbPipeline(Construct):
             (letter case and spaces count); the empty string is always one. Default:
             ``("",)``; an R export needs ``("NA",)``, a SQL dump often ``("NULL",)``.
         reject_threshold: share of rows (0-1) that may be rejected before a load
-            fails. Default: 0.05.
+            fails; the good rows are written all the same (a load that fails on it is
+            FAILED with them in the table, see the loader README). Default: 0.05.
+        max_write_rate: items per second one object's load may write into the table, all
+            the children loading it together (each paces itself to its share; adaptive
+            pacing on DynamoDB's throttling works with or without it). An item of up to
+            1 KB takes one write unit, a larger one one per KB. Default: None (paced by
+            throttling only).
+        expected_write_rate: write units per second the table the construct creates must
+            take from its first write: its warm throughput (DynamoDB pre-warming, billed
+            by DynamoDB). Between 4,001 (a new on-demand table already takes 4,000) and
+            40,000 (the default per-table quota). Not with ``table``: set a table's own
+            warm throughput there. Default: None (no pre-warming: the table starts at
+            4,000 and doubles as load persists).
         loader_image: the loader's image, which also runs the completion job (an image
             built from ``jobs/csv_loader``: ENTRYPOINT ``python -m``, the job definitions
             name the module). Default: built from ``jobs/csv_loader``.
@@ -374,6 +432,8 @@ class CsvToDynamoDbPipeline(Construct):
         boolean_columns: Sequence[str] = (),
         null_values: Sequence[str] = DEFAULT_NULL_VALUES,
         reject_threshold: float = DEFAULT_REJECT_THRESHOLD,
+        max_write_rate: float | None = None,
+        expected_write_rate: int | None = None,
         loader_image: ecs.ContainerImage | None = None,
         loader_vcpus: float = DEFAULT_LOADER_VCPUS,
         loader_memory: Size = DEFAULT_LOADER_MEMORY,
@@ -392,6 +452,8 @@ class CsvToDynamoDbPipeline(Construct):
             boolean_columns=boolean_columns,
             null_values=null_values,
             reject_threshold=reject_threshold,
+            max_write_rate=max_write_rate,
+            expected_write_rate=expected_write_rate,
             submitter_concurrency=submitter_concurrency,
             split_threshold=split_threshold,
             max_parts=max_parts,
@@ -402,14 +464,16 @@ class CsvToDynamoDbPipeline(Construct):
         # --- build -----------------------------------------------------------
         self.batch_queue = as_batch_queue(queue) if queue is not None else self._default_queue()
         self.bucket = bucket or self._input_bucket()
-        self.table = table or self._table("Table", key_columns, numeric_columns)
+        self.table = table or self._table(
+            "Table", key_columns, numeric_columns, warm_write_units=expected_write_rate
+        )
         self.ledger = self._table("Ledger", [submitter.LEDGER_KEY])
         self.alarm_topic = self._alarm_topic()
         self.dead_letter_queue, self.queue = self._event_queues()
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.SqsDestination(self.queue),
-            s3.NotificationKeyFilter(prefix=INPUT_PREFIX, suffix=INPUT_SUFFIX),
+            s3.NotificationKeyFilter(prefix=INPUT_PREFIX),
         )
         _acknowledge_notifications_handler(Stack.of(self))
         self.loader_role = iam.Role(
@@ -444,6 +508,11 @@ class CsvToDynamoDbPipeline(Construct):
                 loader.ENV_NULL_VALUES: json.dumps(list(dict.fromkeys(["", *null_values]))),
                 loader.ENV_REJECTED_PREFIX: REJECTED_PREFIX,
                 loader.ENV_REJECT_THRESHOLD: str(reject_threshold),
+                **(
+                    {loader.ENV_MAX_WRITE_RATE: f"{max_write_rate:g}"}
+                    if max_write_rate is not None
+                    else {}
+                ),
             },
             timeout=DEFAULT_LOADER_TIMEOUT,
         )
@@ -594,6 +663,8 @@ class CsvToDynamoDbPipeline(Construct):
         boolean_columns: Sequence[str],
         null_values: Sequence[str],
         reject_threshold: float,
+        max_write_rate: float | None,
+        expected_write_rate: int | None,
         submitter_concurrency: int,
         split_threshold: Size | None,
         max_parts: int,
@@ -633,6 +704,7 @@ class CsvToDynamoDbPipeline(Construct):
         errors += _null_value_errors(null_values)
         errors += check_range("reject_threshold", reject_threshold, 0, 1)
         errors += check_range("submitter_concurrency", submitter_concurrency, 1, 1000)
+        errors += _write_rate_errors(table, max_write_rate, expected_write_rate)
         if table is not None and 1 <= len(key_columns) <= 2:
             errors += _table_key_errors(table, key_columns, numeric_columns)
         raise_if_errors(errors)
@@ -678,10 +750,16 @@ class CsvToDynamoDbPipeline(Construct):
         )
 
     def _table(
-        self, construct_id: str, key_columns: Sequence[str], numeric_columns: Sequence[str] = ()
+        self,
+        construct_id: str,
+        key_columns: Sequence[str],
+        numeric_columns: Sequence[str] = (),
+        *,
+        warm_write_units: int | None = None,
     ) -> dynamodb.Table:
         """An on-demand, encrypted table with PITR, keyed by ``key_columns`` (NUMBER for
-        those in ``numeric_columns``, STRING otherwise).
+        those in ``numeric_columns``, STRING otherwise), pre-warmed to ``warm_write_units``
+        write units per second when given.
 
         Encrypted with ``encryption_key`` when one is given, else with the AWS-managed key.
         """
@@ -703,6 +781,9 @@ class CsvToDynamoDbPipeline(Construct):
                 point_in_time_recovery_enabled=True
             ),
             removal_policy=self.removal_policy,
+            warm_throughput=dynamodb.WarmThroughput(write_units_per_second=warm_write_units)
+            if warm_write_units is not None
+            else None,
         )
 
     def _alarm_topic(self) -> sns.Topic:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
 from constructs import IConstruct
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,3 +32,19 @@ def properties(resources: dict[str, Any], construct: IConstruct) -> dict[str, An
     """The synthesized Properties of a construct's resource in a template's Resources."""
     props: dict[str, Any] = resources[logical_id(construct)]["Properties"]
     return props
+
+
+def job_definition(template: Template, module: str) -> dict[str, Any]:
+    """The container properties of the one job definition whose command runs ``module``."""
+    (definition,) = [
+        d["Properties"]["ContainerProperties"]
+        for d in template.find_resources("AWS::Batch::JobDefinition").values()
+        if d["Properties"]["ContainerProperties"].get("Command") == [module]
+    ]
+    container: dict[str, Any] = definition
+    return container
+
+
+def job_environment(template: Template, module: str) -> dict[str, Any]:
+    """The environment of the one job definition whose command runs ``module``."""
+    return {e["Name"]: e["Value"] for e in job_definition(template, module)["Environment"]}

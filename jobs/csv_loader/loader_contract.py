@@ -37,6 +37,10 @@ ENV_WRITE_CONCURRENCY = "WRITE_CONCURRENCY"
 ENV_MAX_RETRY_SECONDS = "MAX_RETRY_SECONDS"
 # Seconds between progress log lines.
 ENV_PROGRESS_INTERVAL_SECONDS = "PROGRESS_INTERVAL_SECONDS"
+# Items per second one object's load may write, all the children loading it together
+# (each child paces itself to its share: see the loader README). "" for no ceiling: the
+# loader then paces itself only by DynamoDB's throttling.
+ENV_MAX_WRITE_RATE = "MAX_WRITE_RATE"
 
 DEFAULT_NUMERIC_COLUMNS = ""
 DEFAULT_BOOLEAN_COLUMNS = ""
@@ -46,6 +50,7 @@ DEFAULT_REJECT_THRESHOLD = "0.05"
 DEFAULT_WRITE_CONCURRENCY = "16"
 DEFAULT_MAX_RETRY_SECONDS = "300"
 DEFAULT_PROGRESS_INTERVAL_SECONDS = "10"
+DEFAULT_MAX_WRITE_RATE = ""
 
 # --- Set per submission (container overrides from the submitter) -------------------------
 # Single object:
@@ -58,6 +63,8 @@ ENV_LEDGER_OBJECT_ID = "LEDGER_OBJECT_ID"
 # loads entry N (N from AWS_BATCH_JOB_ARRAY_INDEX, set by AWS Batch).
 ENV_CSV_MANIFEST = "CSV_MANIFEST"
 ENV_ARRAY_INDEX = "AWS_BATCH_JOB_ARRAY_INDEX"
+# Set by AWS Batch in each child of an array job: the number of children.
+ENV_ARRAY_SIZE = "AWS_BATCH_JOB_ARRAY_SIZE"
 MANIFEST_FIELD_BUCKET = "bucket"
 MANIFEST_FIELD_KEY = "key"
 MANIFEST_FIELD_VERSION_ID = "version_id"

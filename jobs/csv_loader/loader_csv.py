@@ -44,6 +44,7 @@ __all__ = [
     "RejectsFile",
     "csv_records",
     "dynamodb_number",
+    "header_diagnosis",
     "item_key",
     "item_size",
     "number_problem",
@@ -219,7 +220,7 @@ class ItemBuilder:
             problems.append(f"header repeats column names {repeated}")
         missing = [name for name in key_columns if name not in header]
         if missing:
-            problems.append(f"header lacks key columns {missing}, got {list(header)}")
+            problems.append(header_diagnosis(header, missing))
         if problems:
             raise HeaderError("; ".join(problems))
         self.columns: tuple[_Column, ...] = tuple(
@@ -322,6 +323,57 @@ class ItemBuilder:
             )
             return f"the item is about {size:,} bytes, DynamoDB's limit is {MAX_ITEM_BYTES:,}"
         return ""
+
+
+# Delimiters a header read as one comma-separated column may really use.
+_OTHER_DELIMITERS: Final = (";", "\t", "|")
+# Characters that look like nothing in a name: a second byte order mark, zero-width spaces.
+_INVISIBLE: Final = "\ufeff\u200b\u200c\u200d\u2060"
+
+
+def header_diagnosis(header: Sequence[str], missing: Sequence[str]) -> str:
+    """Why a header lacks the key columns ``missing``: what it found, and what to do.
+
+    Looks for what real files do: another delimiter (the whole header read as one column),
+    spaces around a name, a byte order mark or zero-width character inside a name, quotes
+    the file kept, another letter case.
+    """
+    found = f"header lacks key columns {list(missing)}, got {list(header)}"
+    hints: list[str] = []
+    if len(header) == 1:
+        for delimiter in _OTHER_DELIMITERS:
+            if delimiter in header[0]:
+                shown = "tab" if delimiter == "\t" else repr(delimiter)
+                hints.append(
+                    f"the file looks delimited by {shown}, not commas (the whole header is "
+                    "one column): export it comma-separated"
+                )
+                break
+    for key in missing:
+        for name in header:
+            if name == key:
+                continue
+            if name.strip() == key:
+                hints.append(
+                    f"column {name!r} has spaces around its name: remove them from the header "
+                    "(names match exactly)"
+                )
+            elif "".join(ch for ch in name if ch not in _INVISIBLE).strip() == key:
+                codes = ", ".join(f"U+{ord(ch):04X}" for ch in name if ch in _INVISIBLE)
+                hints.append(
+                    f"column {name!r} holds invisible characters ({codes}; U+FEFF is a byte "
+                    "order mark: the file may have two): save it as UTF-8 with at most one "
+                    "byte order mark"
+                )
+            elif name.strip("'\"` ") == key:
+                hints.append(
+                    f"column {name!r} keeps its quotes: the file quotes with another character "
+                    "than the double quote CSV uses"
+                )
+            elif name.lower() == key.lower():
+                hints.append(f"column {name!r} differs from {key!r} in letter case only")
+    action = "fix the header, or set key_columns (KEY_COLUMNS) to the header's names"
+    return f"{found}: {'; '.join(dict.fromkeys(hints))}" if hints else f"{found}: {action}"
 
 
 def item_key(item: Item, key_columns: Sequence[str]) -> Hashable:

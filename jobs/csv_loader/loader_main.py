@@ -14,6 +14,7 @@ recorded).
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -43,6 +44,8 @@ from loader_csv import (
     item_key,
     text_lines,
 )
+from loader_http import BatchWriteClient, DirectBatchWrites
+from loader_pacing import WritePacer
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
 from loader_writer import (
     DEFAULT_BASE_DELAY_SECONDS,
@@ -64,6 +67,7 @@ __all__ = [
     "log_event",
     "log_to_stdout",
     "main",
+    "rejects_object_key",
 ]
 
 LOGGER: Final = logging.getLogger("csv_loader")
@@ -74,6 +78,10 @@ CLIENT_MAX_ATTEMPTS: Final = 3
 CONNECT_TIMEOUT_SECONDS: Final = 10
 READ_TIMEOUT_SECONDS: Final = 60
 USER_AGENT_PRODUCT: Final = "constructs-batch-csv-loader/1"
+# S3 object keys are at most 1,024 bytes of UTF-8 (S3 user guide, "Naming objects").
+MAX_S3_KEY_BYTES: Final = 1024
+REJECTS_SUFFIX: Final = ".errors.csv"
+_REJECTS_HASH_CHARS: Final = 16
 # Longest error message kept in the ledger and the log.
 MAX_ERROR_CHARS: Final = 2000
 # Consecutive broken GetObject streams resumed before the run fails.
@@ -163,6 +171,8 @@ class _Progress:
                 rows=self._counters.rows,
                 rows_written=self._writer.written,
                 retries=self._writer.retries,
+                throttled=self._writer.throttled,
+                write_rate=_rounded(self._writer.pacer.rate),
                 elapsed_s=round(elapsed, 1),
                 rows_per_s=round(self._counters.rows / elapsed, 1),
             )
@@ -177,10 +187,14 @@ class Loader:
             table, UpdateItem on the ledger); shared by every writer thread, so give it
             ``max_pool_connections >= settings.write_concurrency``.
         settings: table names, key and numeric columns, thresholds.
+        batch_writes: what the writer lanes send BatchWriteItem calls through (thread-safe).
+            Default: ``dynamodb``.
         temp_dir: where to spool the rejects file and key digests. Default: the system
             temporary directory (``TMPDIR``).
         retry_base_delay_seconds: first backoff ceiling for throttled writes. Default: 0.05 s.
         retry_max_delay_seconds: cap of the backoff ceiling. Default: 5 s.
+        pacer: makes the pacer of a run from its ceiling (this process's share of
+            ``max_write_rate``, or None). Default: ``WritePacer(max_rate=...)``.
         clock: monotonic clock for durations. Default: ``time.monotonic``.
     """
 
@@ -190,17 +204,21 @@ class Loader:
         s3: S3Client,
         dynamodb: DynamoDBClient,
         settings: LoaderSettings,
+        batch_writes: BatchWriteClient | None = None,
         temp_dir: str | None = None,
         retry_base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS,
         retry_max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
+        pacer: Callable[[float | None], WritePacer] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.s3 = s3
         self.dynamodb = dynamodb
         self.settings = settings
+        self.batch_writes: BatchWriteClient = dynamodb if batch_writes is None else batch_writes
         self._temp_dir = temp_dir
         self._retry_base_delay = retry_base_delay_seconds
         self._retry_max_delay = retry_max_delay_seconds
+        self._pacer = pacer or _pacer
         self._clock = clock
 
     def load(self, source: CsvSource) -> LoadResult:
@@ -213,6 +231,7 @@ class Loader:
         started_at = _now()
         start = self._clock()
         self._record_running(source.object_id, started_at)
+        share = self.settings.write_rate_share(source)
         log_event(
             "start",
             object_id=source.object_id,
@@ -220,6 +239,8 @@ class Loader:
             key=source.key,
             version_id=source.version_id,
             table=self.settings.target_table,
+            max_write_rate=share,
+            parts=source.parts,
         )
         counters = _Counters()
         writes_complete = False
@@ -235,12 +256,13 @@ class Loader:
 
             key_columns = self.settings.key_columns
             writer = BatchWriter(
-                self.dynamodb,
+                self.batch_writes,
                 self.settings.target_table,
                 concurrency=self.settings.write_concurrency,
                 max_retry_seconds=self.settings.max_retry_seconds,
                 key_of=lambda item: item_key(item, key_columns),
                 on_refused=refused,
+                pacer=self._pacer(share),
                 base_delay_seconds=self._retry_base_delay,
                 max_delay_seconds=self._retry_max_delay,
             )
@@ -264,7 +286,7 @@ class Loader:
             duplicates = digests.duplicates()
             digests.close()
             if rejects.count:
-                rejects_key = f"{self.settings.rejected_prefix}{source.key}.errors.csv"
+                rejects_key = rejects_object_key(self.settings.rejected_prefix, source.key)
                 try:
                     self.s3.upload_file(rejects.path, source.bucket, rejects_key)
                 except (ClientError, BotoCoreError, OSError) as exc:
@@ -303,6 +325,9 @@ class Loader:
             rows_per_s=round(counters.rows / max(result.duration_s, 1e-3), 1),
             write_calls=writer.calls,
             write_retries=writer.retries,
+            write_throttled=writer.throttled,
+            write_rate=_rounded(writer.pacer.rate),
+            write_rate_decreases=writer.pacer.decreases,
             write_refused=writer.refused,
             error=result.error,
         )
@@ -527,13 +552,18 @@ class Loader:
         )
 
 
-def build_clients(settings: LoaderSettings) -> tuple[S3Client, DynamoDBClient]:
-    """S3 and DynamoDB clients from the process environment (region, credentials, endpoint).
+def build_clients(
+    settings: LoaderSettings,
+) -> tuple[S3Client, DynamoDBClient, BatchWriteClient]:
+    """S3 and DynamoDB clients from the process environment (region, credentials, endpoint),
+    and what the writer lanes send BatchWriteItem calls through.
 
     The DynamoDB client has a connection per writer lane, botocore's standard retries, no
     client-side parameter validation (the loader builds every request itself) and a fixed
-    User-Agent (SDK and Python versions; botocore otherwise rebuilds it per request, about
-    a tenth of the CPU of a BatchWriteItem call).
+    User-Agent (SDK and Python versions; botocore otherwise rebuilds it per request). The
+    batch writes go on the short request path (``loader_http.DirectBatchWrites``: the
+    client's own request, signed by botocore, a third of the CPU per call), or through the
+    client where that path does not apply (a proxy).
     """
     session = boto3.session.Session()
     user_agent = (
@@ -554,7 +584,16 @@ def build_clients(settings: LoaderSettings) -> tuple[S3Client, DynamoDBClient]:
         ),
     )
     s3 = session.client("s3", config=Config(retries=retries))
-    return s3, dynamodb
+    batch_writes = DirectBatchWrites.for_client(
+        dynamodb,
+        session.get_credentials(),
+        settings.target_table,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
+    )
+    if batch_writes is dynamodb:
+        log_event("warning", message="BatchWriteItem goes through botocore (a proxy applies)")
+    return s3, dynamodb, batch_writes
 
 
 def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> int:
@@ -571,7 +610,7 @@ def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> 
     env = os.environ if environ is None else environ
     try:
         settings = LoaderSettings.from_env(env)
-        s3, dynamodb = build_clients(settings)
+        s3, dynamodb, batch_writes = build_clients(settings)
         source = source_from_env(env, s3)
     except (ConfigurationError, ClientError, BotoCoreError, ValueError) as exc:
         log_event("configuration_error", error=_describe(exc))
@@ -580,13 +619,39 @@ def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> 
         gc.freeze()
         gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
     try:
-        Loader(s3=s3, dynamodb=dynamodb, settings=settings).load(source)
+        Loader(s3=s3, dynamodb=dynamodb, settings=settings, batch_writes=batch_writes).load(source)
     except Exception as exc:  # the ledger itself failed: the run cannot be recorded
         log_event("ledger_error", object_id=source.object_id, error=_describe(exc))
         return c.EXIT_FAILED
     # Recorded, whatever its status (the summary says it): the job succeeds, so that AWS
     # Batch runs the completion job that depends on it.
     return c.EXIT_SUCCEEDED
+
+
+def _pacer(max_rate: float | None) -> WritePacer:
+    return WritePacer(max_rate=max_rate)
+
+
+def rejects_object_key(prefix: str, key: str) -> str:
+    """Where the rejects of object ``key`` go: ``<prefix><key>.errors.csv``, within S3's key
+    limit of 1,024 bytes (UTF-8).
+
+    A key too long for that keeps as much of its start as fits (cut between characters)
+    and ends with ``~`` and 16 hex digits of its SHA-256 before the suffix, so every input
+    key has its own rejects object, the same on every run.
+    """
+    plain = f"{prefix}{key}{REJECTS_SUFFIX}"
+    if len(plain.encode()) <= MAX_S3_KEY_BYTES:
+        return plain
+    digest = hashlib.sha256(key.encode()).hexdigest()[:_REJECTS_HASH_CHARS]
+    tail = f"~{digest}{REJECTS_SUFFIX}"
+    room = MAX_S3_KEY_BYTES - len(prefix.encode()) - len(tail)
+    start = key.encode()[: max(room, 0)].decode("utf-8", errors="ignore")
+    return f"{prefix}{start}{tail}"
+
+
+def _rounded(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 1)
 
 
 def _quoted(etag: str) -> str:
@@ -606,6 +671,12 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, (LoadError, HeaderError, ConfigurationError, WriteError)):
         return str(exc)
     if isinstance(exc, UnicodeDecodeError):
+        head = bytes(exc.object[:4])
+        if exc.start < 4 and head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return (
+                "the object is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8: "
+                "save or export it as UTF-8"
+            )
         return f"the object is not valid UTF-8: {exc}"
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})

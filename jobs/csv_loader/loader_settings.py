@@ -42,6 +42,9 @@ class LoaderSettings:
         write_concurrency: BatchWriteItem calls in flight. Default: 16.
         max_retry_seconds: how long one batch may be retried before giving up. Default: 300.
         progress_interval_seconds: seconds between progress lines. Default: 10.
+        max_write_rate: items/s one object's load may write, all its children together
+            (each child takes ``max_write_rate / CsvSource.parts``). Default: None (no
+            ceiling: paced by DynamoDB's throttling only).
     """
 
     target_table: str
@@ -55,6 +58,7 @@ class LoaderSettings:
     write_concurrency: int = int(c.DEFAULT_WRITE_CONCURRENCY)
     max_retry_seconds: float = float(c.DEFAULT_MAX_RETRY_SECONDS)
     progress_interval_seconds: float = float(c.DEFAULT_PROGRESS_INTERVAL_SECONDS)
+    max_write_rate: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "null_values", self.null_values | {""})
@@ -100,8 +104,22 @@ class LoaderSettings:
                 f"{c.ENV_PROGRESS_INTERVAL_SECONDS} must be a positive number, "
                 f"got {self.progress_interval_seconds}"
             )
+        if self.max_write_rate is not None and not (
+            math.isfinite(self.max_write_rate) and self.max_write_rate > 0
+        ):
+            errors.append(
+                f"{c.ENV_MAX_WRITE_RATE} must be a positive number of items per second, "
+                f"got {self.max_write_rate}"
+            )
         if errors:
             raise ConfigurationError("; ".join(errors))
+
+    def write_rate_share(self, source: CsvSource) -> float | None:
+        """The items/s this process may write: ``max_write_rate`` divided among the children
+        loading ``source``'s object (None without a ceiling)."""
+        if self.max_write_rate is None:
+            return None
+        return self.max_write_rate / source.parts
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> LoaderSettings:
@@ -129,6 +147,13 @@ class LoaderSettings:
             c.ENV_PROGRESS_INTERVAL_SECONDS, c.DEFAULT_PROGRESS_INTERVAL_SECONDS, float
         )
         null_values = _null_values(environ.get(c.ENV_NULL_VALUES, "").strip(), errors)
+        raw_rate = environ.get(c.ENV_MAX_WRITE_RATE, "").strip() or c.DEFAULT_MAX_WRITE_RATE
+        max_write_rate: float | None = None
+        if raw_rate:
+            try:
+                max_write_rate = float(raw_rate)
+            except ValueError:
+                errors.append(f"{c.ENV_MAX_WRITE_RATE} must be a number, got {raw_rate!r}")
         try:
             settings = cls(
                 target_table=environ.get(c.ENV_TARGET_TABLE_NAME, "").strip(),
@@ -146,6 +171,7 @@ class LoaderSettings:
                 write_concurrency=concurrency,
                 max_retry_seconds=max_retry,
                 progress_interval_seconds=interval,
+                max_write_rate=max_write_rate,
             )
         except ConfigurationError as error:
             errors.append(str(error))
@@ -164,6 +190,8 @@ class CsvSource:
         object_id: ledger partition key of this object.
         version_id: version to read; "" reads the current version.
         etag: ETag the object had when submitted; "" skips the check.
+        parts: how many processes load this object at once (array children that each load
+            a part of it), who share its ``max_write_rate``. Default: 1.
     """
 
     bucket: str
@@ -171,6 +199,7 @@ class CsvSource:
     object_id: str
     version_id: str = ""
     etag: str = ""
+    parts: int = 1
 
 
 def source_from_env(environ: Mapping[str, str], s3: S3Client) -> CsvSource:
@@ -182,6 +211,9 @@ def source_from_env(environ: Mapping[str, str], s3: S3Client) -> CsvSource:
     manifest_uri = environ.get(c.ENV_CSV_MANIFEST, "").strip()
     if manifest_uri:
         return _source_from_manifest(manifest_uri, environ.get(c.ENV_ARRAY_INDEX, ""), s3)
+    # An array job that names one object (no manifest): its children load parts of it.
+    raw_size = environ.get(c.ENV_ARRAY_SIZE, "").strip()
+    parts = int(raw_size) if raw_size.isdigit() and int(raw_size) > 0 else 1
     missing = [
         name
         for name in (c.ENV_CSV_BUCKET, c.ENV_CSV_KEY, c.ENV_LEDGER_OBJECT_ID)
@@ -197,6 +229,7 @@ def source_from_env(environ: Mapping[str, str], s3: S3Client) -> CsvSource:
         object_id=environ[c.ENV_LEDGER_OBJECT_ID],
         version_id=environ.get(c.ENV_CSV_VERSION_ID, ""),
         etag=environ.get(c.ENV_CSV_ETAG, ""),
+        parts=parts,
     )
 
 
@@ -218,12 +251,20 @@ def _source_from_manifest(uri: str, raw_index: str, s3: S3Client) -> CsvSource:
         )
     entry = entries[index]
     try:
+        object_id = str(entry[c.MANIFEST_FIELD_OBJECT_ID])
+        # Entries naming the same object are its parts, loaded by as many children.
+        parts = sum(
+            1
+            for other in entries
+            if isinstance(other, dict) and other.get(c.MANIFEST_FIELD_OBJECT_ID) == object_id
+        )
         return CsvSource(
             bucket=str(entry[c.MANIFEST_FIELD_BUCKET]),
             key=str(entry[c.MANIFEST_FIELD_KEY]),
-            object_id=str(entry[c.MANIFEST_FIELD_OBJECT_ID]),
+            object_id=object_id,
             version_id=str(entry.get(c.MANIFEST_FIELD_VERSION_ID) or ""),
             etag=str(entry.get(c.MANIFEST_FIELD_ETAG) or ""),
+            parts=parts,
         )
     except (KeyError, TypeError, AttributeError):
         raise ConfigurationError(

@@ -18,9 +18,18 @@ Each refused item is handed to ``on_refused`` (with its line, its fields and Dyn
 message); every other item is written. DynamoDB refuses a whole batch when one item is
 invalid, so a batch with one bad item costs about ``2 * log2(25)`` extra calls.
 
-All lanes share one low-level client (botocore clients are thread-safe); the client's
-own standard retries sit underneath this module's capped exponential backoff with full
-jitter, which gives up once a batch has been retried for ``max_retry_seconds``.
+Every call waits its turn on one ``loader_pacing.WritePacer`` shared by the lanes: unpaced
+until DynamoDB throttles (or capped from the start by a ceiling), then additive increase and
+multiplicative decrease on throttling and UnprocessedItems, so that loader processes on one
+table settle at their shares of it instead of throttling each other.
+
+All lanes share one client (botocore clients are thread-safe, and so is the loader's
+``loader_http.DirectBatchWrites``). A failed call is classified by botocore's standard
+retry rules (``botocore.retries.standard``: transient errors and status codes, throttling
+codes, 429, errors the service model marks retryable, connection errors, a DynamoDB CRC32
+mismatch); a retryable one is retried with this module's capped exponential backoff with
+full jitter, which gives up once a batch has been retried for ``max_retry_seconds``, and
+anything else fails the load.
 
 Request bodies are JSON-encoded once by ``json.dumps`` (C) instead of botocore walking
 its shape model for every attribute value (about a fifth of the CPU of a 25-item call).
@@ -41,37 +50,37 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ChecksumError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.retries import standard
+from botocore.retries.standard import (
+    ModeledRetryableChecker,
+    RetryContext,
+    ThrottledRetryableChecker,
+    ThrottlingErrorDetector,
+    TransientRetryableChecker,
+)
+from loader_pacing import WritePacer
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from loader_http import BatchWriteClient
 
 __all__ = [
     "BATCH_WRITE_MAX_ITEMS",
     "REFUSED_ERROR_CODE",
-    "RETRYABLE_ERROR_CODES",
     "BatchWriter",
     "Refusal",
     "RetriesExhaustedError",
     "WriteError",
     "install_body_encoder",
+    "is_retryable",
+    "is_throttling",
 ]
 
 # DynamoDB BatchWriteItem: at most 25 put or delete requests per call.
 BATCH_WRITE_MAX_ITEMS: Final = 25
-# Error codes worth retrying: capacity and request-rate throttling, transient server errors.
-RETRYABLE_ERROR_CODES: Final = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
 # The error DynamoDB answers when an item in the batch breaks one of its rules: the whole
 # batch is refused (nothing written), whatever the other items.
 REFUSED_ERROR_CODE: Final = "ValidationException"
@@ -168,6 +177,73 @@ def install_body_encoder(client: Any) -> None:
     events.register(_CALL_EVENT, _use_encoded_body, unique_id="csv-loader-use-body")
 
 
+class _StatusOnly:
+    """The part of an HTTP response botocore's retry checkers read from a ClientError."""
+
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+        self.headers: dict[str, str] = {}
+
+
+# botocore's standard retry mode, checker by checker (``StandardRetryConditions`` without
+# its attempt count, which is this module's deadline, and with the DynamoDB CRC32 case as
+# ``ChecksumError``, which is how the loader's request path reports it).
+_RETRYABLE_CHECKERS: Final[tuple[Any, ...]] = (
+    TransientRetryableChecker(),
+    ThrottledRetryableChecker(),
+    ModeledRetryableChecker(),
+    # A 429 the model does not name (in recent botocore releases; older ones do not retry it).
+    *((checker(),) if (checker := getattr(standard, "ThrottlingStatusCodeChecker", None)) else ()),
+)
+_THROTTLING_DETECTOR: Final = ThrottlingErrorDetector(retry_event_adapter=None)
+
+
+def _retry_context(error: BaseException, operation_model: Any) -> RetryContext:
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        return RetryContext(
+            attempt_number=1,
+            operation_model=operation_model,
+            parsed_response=error.response,
+            http_response=_StatusOnly(status),
+        )
+    return RetryContext(
+        attempt_number=1, operation_model=operation_model, caught_exception=cast(Exception, error)
+    )
+
+
+def is_retryable(error: BaseException, operation_model: Any = None) -> bool:
+    """True when botocore's standard retry mode would retry ``error`` (attempts aside).
+
+    Args:
+        error: what a BatchWriteItem call raised.
+        operation_model: the call's botocore operation model (for errors the service model
+            marks retryable). Default: none (those are not known).
+    """
+    if isinstance(error, ChecksumError):
+        return True
+    context = _retry_context(error, operation_model)
+    return any(checker.is_retryable(context) for checker in _RETRYABLE_CHECKERS)
+
+
+def is_throttling(error: BaseException, operation_model: Any = None) -> bool:
+    """True when botocore's standard retry mode counts ``error`` as throttling."""
+    if not isinstance(error, ClientError):
+        return False
+    return bool(
+        _THROTTLING_DETECTOR.is_throttling_error_from_context(
+            _retry_context(error, operation_model)
+        )
+    )
+
+
+def _operation_model(client: Any) -> Any:
+    try:
+        return client.meta.service_model.operation_model("BatchWriteItem")
+    except Exception:  # a test double without botocore's model
+        return None
+
+
 class _Lane:
     def __init__(self) -> None:
         self.pending: _Batch = {}
@@ -179,13 +255,16 @@ class BatchWriter:
     """Writes items to one table with BatchWriteItem, ``concurrency`` calls in flight.
 
     Args:
-        client: low-level DynamoDB client (shared by every lane).
+        client: a low-level DynamoDB client, or anything with its ``batch_write_item``
+            (``loader_http.DirectBatchWrites``), shared by every lane.
         table: table name.
         concurrency: lanes, each with at most one call in flight.
         max_retry_seconds: how long one batch may be retried before ``RetriesExhaustedError``.
         key_of: the key of an item, equal to the key ``put`` is given for it (to match the
             UnprocessedItems DynamoDB returns to what was sent).
         on_refused: called (from a writer thread) for each item DynamoDB refuses on its own.
+        pacer: the rate every call waits its turn for (``loader_pacing.WritePacer``).
+            Default: a pacer with no ceiling (unpaced until DynamoDB throttles).
         base_delay_seconds: first backoff ceiling. Default: 0.05 s.
         max_delay_seconds: backoff ceiling cap. Default: 5 s.
         sleep: sleeps between retries. Default: ``time.sleep``.
@@ -195,13 +274,14 @@ class BatchWriter:
 
     def __init__(
         self,
-        client: DynamoDBClient,
+        client: BatchWriteClient,
         table: str,
         *,
         concurrency: int,
         max_retry_seconds: float,
         key_of: Callable[[Item], Hashable],
         on_refused: Callable[[Refusal], None],
+        pacer: WritePacer | None = None,
         base_delay_seconds: float = DEFAULT_BASE_DELAY_SECONDS,
         max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
@@ -210,10 +290,13 @@ class BatchWriter:
     ) -> None:
         install_body_encoder(client)
         self._client = client
+        self._operation_model = _operation_model(client)
         self._table = table
         self._max_retry_seconds = max_retry_seconds
         self._key_of = key_of
         self._on_refused = on_refused
+        self.pacer = pacer or WritePacer()
+        self._pacer = self.pacer
         self._base_delay = base_delay_seconds
         self._max_delay = max_delay_seconds
         self._sleep = sleep
@@ -229,6 +312,8 @@ class BatchWriter:
         """BatchWriteItem calls made (including retries and split batches)."""
         self.retries = 0
         """Calls that were retries (throttled, unprocessed items, transient errors)."""
+        self.throttled = 0
+        """Calls DynamoDB throttled: a throttling error, or items back in UnprocessedItems."""
         self.refused = 0
         """Items DynamoDB refused on their own (each handed to ``on_refused``)."""
         for index, lane in enumerate(self._lanes):
@@ -355,29 +440,38 @@ class BatchWriter:
         while True:
             reason: str
             requests = [entry[0] for entry in batch.values()]
+            sent = len(requests)
+            token = self._pacer.acquire(sent)
             with self._lock:
                 self.calls += 1
             try:
-                response: Any = self._client.batch_write_item(
-                    RequestItems={self._table: requests}  # type: ignore[dict-item]
-                )
+                response: Any = self._client.batch_write_item(RequestItems={self._table: requests})
             except ClientError as error:
                 details = error.response.get("Error", {})
                 code = str(details.get("Code", ""))
+                throttled = is_throttling(error, self._operation_model)
+                self._pacer.record(token, sent=sent, written=0, throttled=throttled)
                 if code == REFUSED_ERROR_CODE:
                     raise _RefusedError(
                         str(details.get("Message", "")) or str(error), batch
                     ) from None
-                status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-                if code not in RETRYABLE_ERROR_CODES and status < 500:
+                if not is_retryable(error, self._operation_model):
                     raise WriteError(f"BatchWriteItem failed: {error}") from error
+                status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
                 reason = code or f"HTTP {status}"
-            except (BotocoreConnectionError, HTTPClientError) as error:
+                if throttled:
+                    with self._lock:
+                        self.throttled += 1
+            except (BotocoreConnectionError, HTTPClientError, ChecksumError) as error:
+                self._pacer.record(token, sent=sent, written=0, throttled=False)
                 reason = type(error).__name__
             else:
                 unprocessed = response.get("UnprocessedItems", {}).get(self._table, [])
+                written = sent - len(unprocessed)
+                self._pacer.record(token, sent=sent, written=written, throttled=bool(unprocessed))
                 with self._lock:
-                    self.written += len(requests) - len(unprocessed)
+                    self.written += written
+                    self.throttled += bool(unprocessed)
                 if not unprocessed:
                     return
                 batch = self._unprocessed(batch, unprocessed)

@@ -19,7 +19,8 @@ ENV_JOB_DEFINITION_ARN: Final = "JOB_DEFINITION_ARN"
 ENV_LEDGER_TABLE_NAME: Final = "LEDGER_TABLE_NAME"
 #: Only keys starting with this prefix are submitted (the other records are ignored).
 ENV_INPUT_PREFIX: Final = "INPUT_PREFIX"
-#: Only keys ending with this suffix are submitted (case-sensitive, like S3 notification filters).
+#: Only keys ending with this suffix, in any letter case, are submitted (the bucket notifies
+#: every key under the prefix: S3's suffix filter is case-sensitive).
 ENV_INPUT_SUFFIX: Final = "INPUT_SUFFIX"
 #: Key prefix, in the objects' bucket, of the manifests written for array jobs.
 ENV_MANIFEST_PREFIX: Final = "MANIFEST_PREFIX"

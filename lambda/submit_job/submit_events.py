@@ -111,14 +111,20 @@ def decode_key(raw_key: str) -> str:
 
 
 def matches_input(key: str, *, prefix: str, suffix: str) -> bool:
-    """True when a decoded key is inside the input filter (case-sensitive, like S3's filters).
+    """True when a decoded key is inside the input filter: the prefix as written (S3 keys
+    are case-sensitive), the suffix in any letter case (``a.CSV`` and ``a.Csv`` are CSV
+    files too; S3's own suffix filter could only match one spelling).
 
     Args:
         key: Decoded object key.
         prefix: Required key prefix ("" matches every key).
-        suffix: Required key suffix ("" matches every key).
+        suffix: Required key suffix, in any letter case ("" matches every key).
     """
-    return key.startswith(prefix) and key.endswith(suffix) and len(key) >= len(prefix + suffix)
+    return (
+        key.startswith(prefix)
+        and key[len(prefix) :].casefold().endswith(suffix.casefold())
+        and len(key) >= len(prefix + suffix)
+    )
 
 
 def parse_message(body: str | None, *, prefix: str, suffix: str) -> ParsedMessage:
@@ -160,7 +166,11 @@ def parse_message(body: str | None, *, prefix: str, suffix: str) -> ParsedMessag
         if not event_name.startswith(OBJECT_CREATED_PREFIX):
             ignored.append(_ignored(event_name, s3_object, "not an ObjectCreated event"))
         elif not matches_input(s3_object.key, prefix=prefix, suffix=suffix):
-            reason = f"key outside the input filter {prefix!r}*{suffix!r}"
+            reason = (
+                f"key outside the input filter {prefix!r}*{suffix!r} (suffix in any letter "
+                f"case): not loaded; to load it, upload it under {prefix!r} with a name "
+                f"ending in {suffix!r}"
+            )
             ignored.append(_ignored(event_name, s3_object, reason))
         else:
             objects.append(s3_object)

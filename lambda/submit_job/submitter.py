@@ -63,7 +63,7 @@ from submit_contract import (
     STATUS_SUBMITTED,
     STATUS_SUBMITTING,
 )
-from submit_events import MalformedMessageError, S3Object, parse_message
+from submit_events import OBJECT_CREATED_PREFIX, MalformedMessageError, S3Object, parse_message
 from submit_jobs import (
     array_job_environment,
     array_job_name,
@@ -336,7 +336,13 @@ class Submitter:
             if parsed.test_event:
                 self._logger.info("s3:TestEvent ignored", extra={"message_id": message_id})
             for ignored in parsed.ignored:
-                self._logger.info(
+                # An upload under the input prefix that will never load is worth a warning.
+                log = (
+                    self._logger.warning
+                    if ignored.event_name.startswith(OBJECT_CREATED_PREFIX)
+                    else self._logger.info
+                )
+                log(
                     "record ignored",
                     extra={
                         "message_id": message_id,

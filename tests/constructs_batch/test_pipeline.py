@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
 from constructs_batch.runtime.csv_loader import loader_contract as loader
 from constructs_batch.runtime.submit_job import submit_contract as submitter
-from helpers import make_app
+from helpers import job_definition, job_environment, make_app
 
 from constructs_batch.pipeline import CsvToDynamoDbPipeline
 from constructs_batch.testing import nag_findings
@@ -50,21 +50,6 @@ class Pipelines:
 @pytest.fixture(scope="module")
 def built() -> Pipelines:
     return Pipelines()
-
-
-def _job_definition(template: Template, module: str) -> dict[str, Any]:
-    """The container properties of the job definition that runs ``module``."""
-    (definition,) = [
-        d["Properties"]["ContainerProperties"]
-        for d in template.find_resources("AWS::Batch::JobDefinition").values()
-        if d["Properties"]["ContainerProperties"].get("Command") == [module]
-    ]
-    container: dict[str, Any] = definition
-    return container
-
-
-def _job_environment(template: Template, module: str) -> dict[str, Any]:
-    return {e["Name"]: e["Value"] for e in _job_definition(template, module)["Environment"]}
 
 
 def _actions(statements: list[dict[str, Any]]) -> set[str]:
@@ -132,7 +117,9 @@ def test_pipeline_bucket_policy_denies_insecure_transport(built: Pipelines) -> N
 
 def test_pipeline_csv_events_under_incoming_reach_the_queue(built: Pipelines) -> None:
     # GIVEN the default pipeline
-    # THEN ObjectCreated events for incoming/*.csv go to the event queue
+    # THEN ObjectCreated events for every key under incoming/ go to the event queue (the
+    # submitter loads .csv in any letter case and warns about the rest: S3's suffix filter
+    # is case-sensitive)
     built.template.has_resource_properties(
         "Custom::S3BucketNotifications",
         {
@@ -141,14 +128,7 @@ def test_pipeline_csv_events_under_incoming_reach_the_queue(built: Pipelines) ->
                     {
                         "Events": ["s3:ObjectCreated:*"],
                         "Filter": {
-                            "Key": {
-                                "FilterRules": Match.array_with(
-                                    [
-                                        {"Name": "suffix", "Value": ".csv"},
-                                        {"Name": "prefix", "Value": "incoming/"},
-                                    ]
-                                )
-                            }
+                            "Key": {"FilterRules": [{"Name": "prefix", "Value": "incoming/"}]}
                         },
                         "QueueArn": {"Fn::GetAtt": [built.logical_id(built.pipeline.queue), "Arn"]},
                     }
@@ -226,7 +206,7 @@ def test_pipeline_submitter_is_latest_python_on_arm_with_partial_failures(
 def test_pipeline_loader_job_gets_tables_and_columns(built: Pipelines) -> None:
     # GIVEN a pipeline keyed by (tenant, id) with a numeric amount column
     # THEN the loader's job definition names both tables and the columns
-    variables = _job_environment(built.template, loader.LOADER_MODULE)
+    variables = job_environment(built.template, loader.LOADER_MODULE)
     assert variables[loader.ENV_TARGET_TABLE_NAME] == {
         "Ref": built.logical_id(built.pipeline.table)
     }
@@ -320,8 +300,8 @@ def test_pipeline_loader_reads_incoming_writes_rejected_and_the_two_tables(
 
 def test_pipeline_submits_a_completion_job_from_the_loader_image(built: Pipelines) -> None:
     # GIVEN the default pipeline's two job definitions
-    completion = _job_definition(built.template, loader.COMPLETION_MODULE)
-    load = _job_definition(built.template, loader.LOADER_MODULE)
+    completion = job_definition(built.template, loader.COMPLETION_MODULE)
+    load = job_definition(built.template, loader.LOADER_MODULE)
     # THEN the completion job runs the loader's image, small, with the tables it needs
     assert completion["Image"] == load["Image"]
     resources = {r["Type"]: r["Value"] for r in completion["ResourceRequirements"]}
@@ -483,6 +463,21 @@ def test_pipeline_uses_an_existing_bucket_and_table(built: Pipelines) -> None:
         ({"null_values": "NA"}, r"null_values must be Sequence\[str\], got 'NA' \(str\)"),
         ({"null_values": ["NA", None]}, r"null_values\[1\] must be str, got None"),
         ({"null_values": ["\ud800"]}, r"null_values must be Unicode text \(no lone surrogate"),
+        (
+            {"max_write_rate": 0},
+            r"max_write_rate must be a positive number of items per second, got 0",
+        ),
+        (
+            {"expected_write_rate": 4000},
+            r"expected_write_rate must be above 4000 write units per second, what a new "
+            r"on-demand table takes without pre-warming \(leave it unset\), got 4000",
+        ),
+        (
+            {"expected_write_rate": 40001},
+            r"expected_write_rate must be at most 40000 write units per second, DynamoDB's "
+            r"default per-table quota .* got 40001",
+        ),
+        ({"expected_write_rate": 8000.5}, r"expected_write_rate must be int \| None, got 8000.5"),
     ],
     ids=[
         "no-key",
@@ -497,6 +492,10 @@ def test_pipeline_uses_an_existing_bucket_and_table(built: Pipelines) -> None:
         "null-values-string",
         "null-values-none",
         "null-values-surrogate",
+        "max-write-rate",
+        "warm-below-new-table",
+        "warm-above-quota",
+        "warm-not-integer",
     ],
 )
 def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str) -> None:
@@ -508,7 +507,7 @@ def test_pipeline_rejects_invalid_arguments(kwargs: dict[str, Any], message: str
 
 
 def _loader_environment(template: Template) -> dict[str, Any]:
-    return _job_environment(template, loader.LOADER_MODULE)
+    return job_environment(template, loader.LOADER_MODULE)
 
 
 def test_pipeline_loader_gets_only_the_empty_string_as_null_value_by_default(
@@ -521,6 +520,13 @@ def test_pipeline_loader_gets_only_the_empty_string_as_null_value_by_default(
     # THEN the only null value is the empty string and there is no boolean column
     assert variables[loader.ENV_NULL_VALUES] == '[""]'
     assert variables[loader.ENV_BOOLEAN_COLUMNS] == ""
+
+
+def test_pipeline_default_sets_no_write_ceiling_and_no_warm_throughput(built: Pipelines) -> None:
+    # GIVEN the default pipeline THEN the loader has no ceiling and no table is pre-warmed
+    assert loader.ENV_MAX_WRITE_RATE not in _loader_environment(built.template)
+    for table in built.template.find_resources("AWS::DynamoDB::Table").values():
+        assert "WarmThroughput" not in table["Properties"]
 
 
 def test_pipeline_loader_gets_null_values_and_boolean_columns_exactly() -> None:

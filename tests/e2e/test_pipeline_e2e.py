@@ -101,6 +101,27 @@ def test_pipeline_loads_good_rows_rejects_bad_rows_and_records_success(
     }
 
 
+def test_pipeline_loads_an_upload_named_in_capitals_and_names_what_it_does_not_load(
+    pipeline: LocalPipeline,
+) -> None:
+    # GIVEN an export named REPORT.CSV, and a file under incoming/ that is not a CSV
+    sample = sample_csv(good=4, bad=False)
+
+    # WHEN both are uploaded and carried through the pipeline
+    outcome = run_pipeline(pipeline, "incoming/REPORT.CSV", sample.body)
+    submitted = len(pipeline.submitted_jobs())
+    stored = pipeline.upload_and_notify("incoming/notes.txt", "not a csv")
+    delivery = pipeline.deliver()
+
+    # THEN the .CSV loaded like any .csv (S3 notified it: the filter is the prefix only)
+    assert outcome.ledger["status"] == SUCCEEDED
+    assert _by_key(outcome.items) == sample.good
+    # AND the other upload submitted nothing, and the submitter's log says why and what to do
+    assert pipeline.ledger_item(object_id(stored)) is None
+    assert delivery.failed_message_ids == [] and len(pipeline.submitted_jobs()) == submitted
+    assert "record ignored" in delivery.logs
+
+
 # --- the submitter ------------------------------------------------------------------------------
 
 

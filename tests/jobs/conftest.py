@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from constructs_batch.local import LocalAws
@@ -31,6 +32,20 @@ class LoaderWorld:
     bucket: str = BUCKET
     target_table: str = TARGET_TABLE
     ledger_table: str = LEDGER_TABLE
+
+    @property
+    def direct(self) -> Any:
+        """The emulator's DynamoDB client with BatchWriteItem on the loader's short request path
+        (``loader_http.DirectBatchWrites``), as the job runs it."""
+        from loader_http import DirectBatchWrites
+
+        return DirectBatchWrites.for_client(
+            self.dynamodb,
+            boto3.session.Session().get_credentials(),
+            TARGET_TABLE,
+            connect_timeout=10,
+            read_timeout=60,
+        )
 
     def put_csv(self, key: str, body: bytes | str) -> str:
         """Upload a CSV object; returns its ETag."""

@@ -21,7 +21,8 @@ import loader_contract as contract
 import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 from botocore.stub import Stubber
-from loader_main import Loader, LoadResult, main
+from loader_main import Loader, LoadResult, main, rejects_object_key
+from loader_pacing import WritePacer
 from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
 from loader_writer import BatchWriter, Refusal
 
@@ -49,10 +50,12 @@ def _load(
     etag = world.put_csv(key, body)
     loader = Loader(
         s3=world.s3,
-        dynamodb=dynamodb or world.dynamodb,
+        dynamodb=dynamodb or world.direct,
         settings=_settings(world, **settings),
         retry_base_delay_seconds=0.001,
         retry_max_delay_seconds=0.01,
+        # Pacing never slows these tests: they are about retries and counts (pacing has its own).
+        pacer=lambda rate: WritePacer(max_rate=rate, min_rate=1e9, increase_per_second=1e9),
     )
     return loader.load(CsvSource(bucket=world.bucket, key=key, object_id=f"id-{key}", etag=etag))
 
@@ -268,7 +271,7 @@ def test_loader_keeps_the_last_row_when_the_earlier_write_is_throttled(world: An
     # GIVEN key k1 early and late in the file, and a table that is slow to refuse the first write
     rows = ["id,name,amount", "k1,first,1"] + [f"f{i},filler,{i}" for i in range(100)]
     rows += ["k1,last,2"]
-    flaky = FlakyDynamoDB(world.dynamodb, defer_ids=frozenset({"k1"}), defer_seconds=0.3)
+    flaky = FlakyDynamoDB(world.direct, defer_ids=frozenset({"k1"}), defer_seconds=0.3)
 
     # WHEN it is loaded with several writes in flight
     result = _load(world, "incoming/order.csv", "\n".join(rows) + "\n", dynamodb=flaky)
@@ -341,7 +344,7 @@ def test_loader_types_a_key_column_as_the_table_defines_it(
     # GIVEN an imported table whose partition key is a NUMBER, and no numeric_columns
     caplog.set_level(logging.INFO, logger="csv_loader")
     _create_table(world, "ByNumber", ("id", "N"))
-    spy = CallsSpy(world.dynamodb)
+    spy = CallsSpy(world.direct)
 
     # WHEN a file keyed by numbers written in two ways is loaded
     result = _load(
@@ -403,7 +406,7 @@ def test_loader_fails_before_writing_when_the_table_key_cannot_take_the_rows(
 ) -> None:
     # GIVEN an imported table whose key the loader cannot fill from KEY_COLUMNS
     _create_table(world, "Other", *keys)
-    spy = CallsSpy(world.dynamodb)
+    spy = CallsSpy(world.direct)
 
     # WHEN a file is loaded into it
     result = _load(world, "incoming/other.csv", _rows(30), dynamodb=spy, target_table="Other")
@@ -651,7 +654,7 @@ def test_loader_loads_null_values_as_missing_and_booleans_as_bool(world: Any) ->
 
 def test_loader_retries_unprocessed_items_and_writes_each_row_once(world: Any) -> None:
     # GIVEN a table that leaves half of each batch unprocessed for the first 10 calls
-    flaky = FlakyDynamoDB(world.dynamodb, unprocessed_calls=10)
+    flaky = FlakyDynamoDB(world.direct, unprocessed_calls=10)
 
     # WHEN 200 rows are loaded
     result = _load(world, "incoming/unprocessed.csv", _rows(200), dynamodb=flaky)
@@ -664,7 +667,7 @@ def test_loader_retries_unprocessed_items_and_writes_each_row_once(world: Any) -
 
 def test_loader_retries_throttling_errors(world: Any) -> None:
     # GIVEN a table that throttles the first 6 calls
-    flaky = FlakyDynamoDB(world.dynamodb, throttled_calls=6)
+    flaky = FlakyDynamoDB(world.direct, throttled_calls=6)
 
     # WHEN 100 rows are loaded
     result = _load(world, "incoming/throttled.csv", _rows(100), dynamodb=flaky)
@@ -676,7 +679,7 @@ def test_loader_retries_throttling_errors(world: Any) -> None:
 
 def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
     # GIVEN a table that throttles every call and a short retry budget
-    flaky = FlakyDynamoDB(world.dynamodb, throttled_calls=10**9)
+    flaky = FlakyDynamoDB(world.direct, throttled_calls=10**9)
 
     # WHEN rows are loaded
     result = _load(world, "incoming/stuck.csv", _rows(60), dynamodb=flaky, max_retry_seconds=0.2)
@@ -687,13 +690,124 @@ def test_loader_gives_up_after_max_retry_seconds(world: Any) -> None:
     assert world.ledger(result.object_id)["status"] == contract.STATUS_FAILED
 
 
+# --- pacing ------------------------------------------------------------------------------------
+
+
+def _parts_manifest(world: Any, object_ids: list[str]) -> dict[str, str]:
+    entries = [
+        {"bucket": world.bucket, "key": f"incoming/{o}.csv", "object_id": o} for o in object_ids
+    ]
+    world.s3.put_object(Bucket=world.bucket, Key="manifests/p.json", Body=json.dumps(entries))
+    return {"CSV_MANIFEST": f"s3://{world.bucket}/manifests/p.json"}
+
+
+def test_source_from_env_counts_the_children_that_load_the_same_object(world: Any) -> None:
+    # GIVEN a manifest of two objects, one of them listed three times (three parts)
+    environ = _parts_manifest(world, ["big", "big", "small", "big"])
+
+    # WHEN children 0 and 2 resolve their sources
+    parts = [
+        source_from_env({**environ, "AWS_BATCH_JOB_ARRAY_INDEX": str(i)}, world.s3).parts
+        for i in (0, 2)
+    ]
+
+    # THEN the child of "big" shares it with two others; the child of "small" has it alone
+    assert parts == [3, 1]
+
+
+def test_source_from_env_shares_one_object_among_the_children_of_its_array_job() -> None:
+    # GIVEN an array job of 4 children that names one object (no manifest)
+    environ = {
+        "CSV_BUCKET": "b",
+        "CSV_KEY": "incoming/big.csv",
+        "LEDGER_OBJECT_ID": "b/incoming/big.csv#e",
+        "AWS_BATCH_JOB_ARRAY_SIZE": "4",
+        "AWS_BATCH_JOB_ARRAY_INDEX": "2",
+    }
+    # WHEN / THEN each child is one of 4 parts; a plain job is the only one
+    assert source_from_env(environ, None).parts == 4  # type: ignore[arg-type]
+    del environ["AWS_BATCH_JOB_ARRAY_SIZE"], environ["AWS_BATCH_JOB_ARRAY_INDEX"]
+    assert source_from_env(environ, None).parts == 1  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", None), ("8000", 8000.0), (" 1500.5 ", 1500.5)],
+)
+def test_settings_from_env_reads_max_write_rate(raw: str, expected: float | None) -> None:
+    base = {"TARGET_TABLE_NAME": "t", "LEDGER_TABLE_NAME": "l", "KEY_COLUMNS": "id"}
+    settings = LoaderSettings.from_env({**base, "MAX_WRITE_RATE": raw})
+    assert settings.max_write_rate == expected
+    source = CsvSource(bucket="b", key="k", object_id="o", parts=4)
+    assert settings.write_rate_share(source) == (None if expected is None else expected / 4)
+
+
+@pytest.mark.parametrize("raw", ["fast", "0", "-5", "inf"])
+def test_settings_from_env_refuses_a_max_write_rate_that_is_not_a_positive_number(
+    raw: str,
+) -> None:
+    base = {"TARGET_TABLE_NAME": "t", "LEDGER_TABLE_NAME": "l", "KEY_COLUMNS": "id"}
+    with pytest.raises(ConfigurationError, match="MAX_WRITE_RATE must be a"):
+        LoaderSettings.from_env({**base, "MAX_WRITE_RATE": raw})
+
+
+def test_loader_holds_its_writes_to_its_share_of_max_write_rate(world: Any) -> None:
+    # GIVEN 400 rows, and a ceiling of 1,000 items/s shared by 2 children of one object
+    etag = world.put_csv("incoming/paced.csv", _rows(400))
+    loader = Loader(
+        s3=world.s3,
+        dynamodb=world.direct,
+        settings=_settings(world, max_write_rate=1000.0),
+    )
+    source = CsvSource(
+        bucket=world.bucket, key="incoming/paced.csv", object_id="paced", etag=etag, parts=2
+    )
+
+    # WHEN this child loads them
+    result = loader.load(source)
+
+    # THEN it wrote at no more than 500 items/s: 400 rows took at least 0.7 s
+    assert (result.status, result.rows_loaded) == ("SUCCEEDED", 400)
+    assert result.duration_s >= 0.7
+
+
+def test_loader_slows_down_when_dynamodb_hands_items_back_and_writes_every_row_once(
+    world: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a table that hands half of each batch back for a while (the real pacer, no ceiling)
+    caplog.set_level(logging.INFO, logger="csv_loader")
+    flaky = FlakyDynamoDB(world.direct, unprocessed_calls=6)
+    etag = world.put_csv("incoming/busy.csv", _rows(150))
+    loader = Loader(
+        s3=world.s3,
+        dynamodb=flaky,
+        settings=_settings(world),
+        retry_base_delay_seconds=0.001,
+        retry_max_delay_seconds=0.01,
+    )
+
+    # WHEN it is loaded
+    source = CsvSource(bucket=world.bucket, key="incoming/busy.csv", object_id="busy", etag=etag)
+    result = loader.load(source)
+
+    # THEN every row is written once
+    assert (result.status, result.rows_loaded) == ("SUCCEEDED", 150)
+    assert len(flaky.writes) == 150 and set(flaky.writes.values()) == {1}
+    # AND the run paced itself: the summary counts the throttled calls and the decreases
+    (summary,) = [
+        json.loads(r.getMessage()) for r in caplog.records if '"summary"' in r.getMessage()
+    ]
+    assert summary["write_throttled"] == 6 and summary["write_rate_decreases"] >= 1
+    assert summary["write_rate"] is not None
+
+
 # --- items DynamoDB refuses -------------------------------------------------------------------
 
 
 def _refusing(world: Any, *bad: str) -> RefusingDynamoDB:
     """The emulator's client, refusing every batch that holds a row named in ``bad``."""
     return RefusingDynamoDB(
-        world.dynamodb, key_attribute="id", refuse=lambda item: item["name"]["S"] in bad
+        world.direct, key_attribute="id", refuse=lambda item: item["name"]["S"] in bad
     )
 
 
@@ -940,6 +1054,62 @@ def test_loader_fails_on_a_file_that_is_not_utf8(world: Any) -> None:
     assert result.error is not None and result.error.startswith("the object is not valid UTF-8")
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "incoming/" + "a" * 1015,  # the longest ASCII key: 1,024 bytes
+        "incoming/" + "é" * 507 + "x",  # 1,024 bytes of two-byte characters, then one
+        "incoming/" + "日本" * 168 + "abcde",  # three-byte characters across the cut
+    ],
+    ids=["ascii", "two-byte", "three-byte"],
+)
+def test_rejects_key_stays_within_s3s_limit_for_the_longest_keys(key: str) -> None:
+    # GIVEN a valid input key of up to 1,024 bytes
+    assert len(key.encode()) <= 1024
+
+    # WHEN its rejects key is made
+    rejects = rejects_object_key("rejected/", key)
+
+    # THEN it fits, is valid UTF-8 (cut between characters), starts like the key, and is
+    # the same on every run
+    assert len(rejects.encode()) <= 1024
+    assert rejects.startswith("rejected/incoming/") and rejects.endswith(".errors.csv")
+    assert rejects == rejects_object_key("rejected/", key)
+
+
+def test_rejects_key_of_two_long_keys_differ_even_when_their_starts_agree() -> None:
+    first, second = "incoming/" + "a" * 1010 + "1", "incoming/" + "a" * 1010 + "2"
+    assert rejects_object_key("rejected/", first) != rejects_object_key("rejected/", second)
+
+
+def test_rejects_key_is_the_plain_name_while_it_fits() -> None:
+    assert rejects_object_key("rejected/", "incoming/a.csv") == "rejected/incoming/a.csv.errors.csv"
+
+
+def test_loader_writes_the_rejects_of_a_1024_byte_key_where_the_ledger_says(world: Any) -> None:
+    # GIVEN an object whose key is 1,024 bytes long, with one bad row
+    key = "incoming/" + "k" * 1011 + ".csv"
+    result = _load(world, key, "id,name,amount\na,x,1\nb,y,zz\n", reject_threshold=0.5)
+
+    # THEN the rejects object is under a key S3 can hold, named in the ledger
+    assert result.rejects_key is not None and len(result.rejects_key.encode()) <= 1024
+    assert world.ledger(result.object_id)["rejects_key"] == result.rejects_key
+    assert [r["reason"] for r in _rejects(world, result)] == ["bad_number"]
+
+
+def test_loader_says_a_utf16_file_is_utf16(world: Any) -> None:
+    # GIVEN a file saved as UTF-16 (as some spreadsheet exports are)
+    # WHEN it is loaded
+    result = _load(world, "incoming/utf16.csv", "id,name\na,b\n".encode("utf-16"))
+
+    # THEN the run fails saying what the file is and what to do
+    assert result.status == contract.STATUS_FAILED
+    assert result.error == (
+        "the object is UTF-16 (it starts with a UTF-16 byte order mark), not UTF-8: "
+        "save or export it as UTF-8"
+    )
+
+
 def test_loader_fails_on_an_empty_object(world: Any) -> None:
     # GIVEN an empty object
     # WHEN it is loaded
@@ -954,7 +1124,7 @@ def test_loader_logs_progress_and_a_summary_as_json(
 ) -> None:
     # GIVEN a load slowed by a deferred write, and a short progress interval
     caplog.set_level(logging.INFO, logger="csv_loader")
-    flaky = FlakyDynamoDB(world.dynamodb, defer_ids=frozenset({"r00001"}), defer_seconds=0.3)
+    flaky = FlakyDynamoDB(world.direct, defer_ids=frozenset({"r00001"}), defer_seconds=0.3)
 
     # WHEN it is loaded
     _load(world, "incoming/progress.csv", _rows(50), dynamodb=flaky, progress_interval_seconds=0.1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from loader_csv import ItemBuilder, dynamodb_number, item_key, number_problem
+from loader_csv import HeaderError, ItemBuilder, dynamodb_number, item_key, number_problem
 
 LARGEST = "9.9999999999999999999999999999999999999E+125"
 DIGITS_38 = "12345678901234567890123456789012345678"
@@ -328,3 +328,48 @@ def test_item_builder_matches_null_values_exactly(
     # THEN the cell is omitted only when it equals a null value (letter case and spaces count)
     assert not isinstance(built, str)
     assert built[1].get("name") == stored
+
+
+# --- a header without the key columns ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "hint"),
+    [
+        (["id;name;amount"], "the file looks delimited by ';', not commas"),
+        (["id\tname"], "the file looks delimited by tab, not commas"),
+        (["id|name"], "the file looks delimited by '|', not commas"),
+        ([" id", "name"], "column ' id' has spaces around its name: remove them"),
+        (["id ", "name"], "column 'id ' has spaces around its name"),
+        (["\ufeffid", "name"], r"holds invisible characters (U+FEFF; U+FEFF is a byte order mark"),
+        (["i\u200bd", "name"], "holds invisible characters (U+200B"),
+        (["'id'", "name"], "keeps its quotes"),
+        (["ID", "name"], "column 'ID' differs from 'id' in letter case only"),
+        (
+            ["name", "amount"],
+            "fix the header, or set key_columns (KEY_COLUMNS) to the header's names",
+        ),
+    ],
+    ids=[
+        "semicolon",
+        "tab",
+        "pipe",
+        "leading-space",
+        "trailing-space",
+        "second-bom",
+        "zero-width",
+        "quotes",
+        "case",
+        "other",
+    ],
+)
+def test_item_builder_says_what_a_header_without_the_key_column_has_and_what_to_do(
+    header: list[str], hint: str
+) -> None:
+    # GIVEN a header that lacks the key column "id" the way real files do
+    # WHEN items are built under it THEN the error names what it found and what to do
+    with pytest.raises(HeaderError) as raised:
+        ItemBuilder(header, key_columns=["id"], numeric_columns=[])
+    message = str(raised.value)
+    assert message.startswith(f"header lacks key columns ['id'], got {header!r}: ")
+    assert hint in message

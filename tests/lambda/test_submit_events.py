@@ -85,7 +85,8 @@ def test_parse_message_ignores_the_s3_test_event() -> None:
     [
         (s3_record("incoming/a.csv", event_name="ObjectRemoved:Delete"), "not an ObjectCreated"),
         (s3_record("other/a.csv"), "outside the input filter"),
-        (s3_record("incoming/a.CSV"), "outside the input filter"),
+        (s3_record("incoming/a.txt"), "upload it under 'incoming/' with a name ending in '.csv'"),
+        (s3_record("Incoming/a.csv"), "outside the input filter"),
         (s3_record("incoming/a.csv.tmp"), "outside the input filter"),
     ],
 )
@@ -158,6 +159,10 @@ def test_parse_message_rejects_a_malformed_body(body: str | None, reason: str) -
         ("incoming.csv", "incoming.csv", ".csv", False),
         ("anything", "", "", True),
         ("Incoming/a.csv", "incoming/", ".csv", False),
+        ("incoming/a.CSV", "incoming/", ".csv", True),
+        ("incoming/a.Csv", "incoming/", ".csv", True),
+        ("incoming/a.csv.gz", "incoming/", ".csv", False),
+        ("incoming/.CSV", "incoming/", ".csv", True),
     ],
 )
 def test_matches_input_requires_prefix_and_suffix(
@@ -165,5 +170,5 @@ def test_matches_input_requires_prefix_and_suffix(
 ) -> None:
     # GIVEN a key and an input filter
     # WHEN it is matched
-    # THEN both must hold, case-sensitively, without overlapping
+    # THEN both must hold without overlapping: the prefix as written, the suffix in any case
     assert matches_input(key, prefix=prefix, suffix=suffix) is expected
