@@ -537,6 +537,8 @@ class CsvToDynamoDbPipeline(Construct):
                 "AWS_DEFAULT_REGION": Stack.of(self).region,
                 loader.ENV_LEDGER_TABLE_NAME: self.ledger.table_name,
                 loader.ENV_TARGET_TABLE_NAME: self.table.table_name,
+                # A split object's parts are judged together here.
+                loader.ENV_REJECT_THRESHOLD: str(reject_threshold),
             },
             timeout=COMPLETION_TIMEOUT,
         )

@@ -20,6 +20,7 @@ the environment is unusable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -35,7 +36,7 @@ import loader_contract as c
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from loader_main import log_event, log_to_stdout
-from loader_settings import ConfigurationError
+from loader_settings import ConfigurationError, read_json_object
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -49,6 +50,7 @@ __all__ = [
     "main",
     "object_ids_from_env",
     "outcome_of",
+    "planned_outcome_of",
 ]
 
 #: BatchGetItem reads at most 100 keys per call; PutEvents takes at most 10 entries.
@@ -60,6 +62,8 @@ ATTEMPTS: Final = 5
 FIRST_RETRY_DELAY_SECONDS: Final = 0.2
 #: Ledger writes in flight at once (a burst has up to 10,000 objects).
 WRITE_CONCURRENCY: Final = 16
+#: Rejects files an event names (an entry of PutEvents is at most 256 KB; a key 1 KB).
+MAX_EVENT_REJECTS_KEYS: Final = 100
 #: Statuses a load records when it ends.
 _FINAL: Final = (c.STATUS_SUCCEEDED, c.STATUS_FAILED)
 _CONDITION_FAILED: Final = "ConditionalCheckFailedException"
@@ -80,6 +84,7 @@ class CompletionSettings:
     target_table: str
     load_job_id: str
     completion_job_id: str
+    reject_threshold: float = float(c.DEFAULT_REJECT_THRESHOLD)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> CompletionSettings:
@@ -92,11 +97,19 @@ class CompletionSettings:
         missing = [name for name in names if not environ.get(name, "").strip()]
         if missing:
             raise ConfigurationError(f"{', '.join(missing)} must be set")
+        raw = environ.get(c.ENV_REJECT_THRESHOLD, "").strip() or c.DEFAULT_REJECT_THRESHOLD
+        try:
+            threshold = float(raw)
+        except ValueError:
+            raise ConfigurationError(
+                f"{c.ENV_REJECT_THRESHOLD} must be a number, got {raw!r}"
+            ) from None
         return cls(
             ledger_table=environ[c.ENV_LEDGER_TABLE_NAME].strip(),
             target_table=environ[c.ENV_TARGET_TABLE_NAME].strip(),
             load_job_id=environ[c.ENV_LOAD_JOB_ID].strip(),
             completion_job_id=environ.get("AWS_BATCH_JOB_ID", ""),
+            reject_threshold=threshold,
         )
 
 
@@ -151,6 +164,9 @@ class ObjectOutcome:
     finished_at: str | None
     duration_s: float | None
     recorded_status: str | None
+    parts: int = 1
+    rejects_keys: tuple[str, ...] = ()
+    split: bool = False
 
     @property
     def detail_type(self) -> str:
@@ -175,6 +191,9 @@ class ObjectOutcome:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_s": self.duration_s,
+            "parts": self.parts,
+            "rejects_keys": list(self.rejects_keys[:MAX_EVENT_REJECTS_KEYS]),
+            "rejects_keys_truncated": len(self.rejects_keys) > MAX_EVENT_REJECTS_KEYS,
             "table": settings.target_table,
             c.EVENT_DETAIL_LEDGER_TABLE: settings.ledger_table,
             "load_job_id": settings.load_job_id,
@@ -218,6 +237,61 @@ def outcome_of(object_id: str, parts: Sequence[Mapping[str, Any] | None]) -> Obj
         if any(d is not None for d in durations)
         else None,
         recorded_status=statuses[0] if len(items) == 1 else None,
+        rejects_keys=tuple(k for p in items if (k := _text(p, c.LEDGER_REJECTS_KEY))),
+    )
+
+
+def planned_outcome_of(
+    whole: Mapping[str, Any] | None,
+    plan: Mapping[str, Any],
+    parts: Sequence[Mapping[str, Any] | None],
+    reject_threshold: float,
+) -> ObjectOutcome:
+    """A planned object's outcome from its plan and the ledger items of its parts.
+
+    Its counts are the parts' sums, its rejects files theirs; it fails when the plan
+    failed, a part did not finish or failed, or the parts together rejected more than
+    ``reject_threshold`` of the data rows (or all of them): the rule a whole load keeps,
+    judged here because each part sees only its own rows.
+
+    Args:
+        whole: the object's own ledger item (None without one).
+        plan: the plan document (``PLAN_FIELD_*``).
+        parts: the ledger items of the plan's parts, in order.
+        reject_threshold: largest share of rejected data rows that still succeeds.
+    """
+    entry = plan[c.PLAN_FIELD_OBJECT]
+    object_id = str(entry[c.MANIFEST_FIELD_OBJECT_ID])
+    summed = outcome_of(object_id, parts)
+    error = summed.error
+    if plan.get(c.PLAN_FIELD_ERROR):
+        error = f"the object could not be planned: {plan[c.PLAN_FIELD_ERROR]}"
+    elif whole is None:
+        error = "no ledger item for the object: it was never claimed"
+    rows = summed.rows_loaded + summed.rows_rejected + summed.rows_duplicate
+    if error is None and rows:
+        rejected = summed.rows_rejected
+        if rejected == rows:
+            error = f"every data row was rejected ({rejected} rows, in {len(parts)} parts)"
+        elif rejected / rows > reject_threshold:
+            error = (
+                f"{rejected} of {rows} data rows rejected ({rejected / rows:.2%}, "
+                f"{len(parts)} parts), above {c.ENV_REJECT_THRESHOLD} {reject_threshold:g}"
+            )
+    started, finished = summed.started_at, summed.finished_at
+    return dataclasses.replace(
+        summed,
+        bucket=str(entry[c.MANIFEST_FIELD_BUCKET]),
+        key=str(entry[c.MANIFEST_FIELD_KEY]),
+        version_id=str(entry.get(c.MANIFEST_FIELD_VERSION_ID) or ""),
+        status=c.STATUS_FAILED if error or summed.status != c.STATUS_SUCCEEDED else summed.status,
+        error=error,
+        rejects_key=summed.rejects_keys[0] if len(summed.rejects_keys) == 1 else None,
+        # The parts run side by side: the object took from the first start to the last end.
+        duration_s=_seconds_between(started, finished),
+        recorded_status=None if whole is None else _text(whole, c.LEDGER_STATUS),
+        parts=len(parts),
+        split=True,
     )
 
 
@@ -286,6 +360,27 @@ class Completion:
         unpublished = self._publish(recorded)
         return CompletionResult(outcomes, superseded, unrecorded, unpublished)
 
+    def complete_planned(self, plan: Mapping[str, Any]) -> CompletionResult:
+        """Record a planned object's outcome (from its parts) and publish its event.
+
+        Raises:
+            ClientError, BotoCoreError: the ledger could not be read.
+        """
+        object_id = str(plan[c.PLAN_FIELD_OBJECT][c.MANIFEST_FIELD_OBJECT_ID])
+        part_ids = [str(part[c.PART_FIELD_OBJECT_ID]) for part in plan[c.PLAN_FIELD_PARTS]]
+        items = self._read([object_id, *part_ids])
+        outcome = planned_outcome_of(
+            items.get(object_id),
+            plan,
+            [items.get(part_id) for part_id in part_ids],
+            self.settings.reject_threshold,
+        )
+        written = self._record(outcome, self._now())
+        superseded = [object_id] if written is None else []
+        unrecorded = [object_id] if written is False else []
+        unpublished = self._publish([outcome]) if written else []
+        return CompletionResult([outcome], superseded, unrecorded, unpublished)
+
     def _read(self, object_ids: list[str]) -> dict[str, dict[str, Any]]:
         items: dict[str, dict[str, Any]] = {}
         table = self.settings.ledger_table
@@ -325,6 +420,22 @@ class Completion:
             names["#error"] = c.LEDGER_ERROR
             values[":error"] = {"S": outcome.error}
             update += ", #error = :error"
+        if outcome.split:  # the object's own item holds no counts until now: its parts do
+            totals: dict[str, Any] = {
+                c.LEDGER_ROWS_LOADED: {"N": str(outcome.rows_loaded)},
+                c.LEDGER_ROWS_REJECTED: {"N": str(outcome.rows_rejected)},
+                c.LEDGER_ROWS_DUPLICATE: {"N": str(outcome.rows_duplicate)},
+            }
+            if outcome.finished_at:
+                totals[c.LEDGER_FINISHED_AT] = {"S": outcome.finished_at}
+            if outcome.duration_s is not None:
+                totals[c.LEDGER_DURATION_S] = {"N": f"{outcome.duration_s:.3f}"}
+            if outcome.rejects_key:
+                totals[c.LEDGER_REJECTS_KEY] = {"S": outcome.rejects_key}
+            for index, (name, value) in enumerate(totals.items()):
+                names[f"#t{index}"] = name
+                values[f":t{index}"] = value
+                update += f", #t{index} = :t{index}"
         if outcome.recorded_status is None:
             names["#id"] = c.LEDGER_KEY_ATTRIBUTE
             condition = "attribute_not_exists(#id)"
@@ -415,14 +526,15 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     try:
         settings = CompletionSettings.from_env(env)
         dynamodb, events, s3 = build_clients()
-        object_ids = object_ids_from_env(env, s3)
+        plan_uri = env.get(c.ENV_CSV_PARTS_MANIFEST, "").strip()
+        plan = read_json_object(plan_uri, s3, c.ENV_CSV_PARTS_MANIFEST) if plan_uri else None
+        object_ids = [] if plan else object_ids_from_env(env, s3)
     except (ConfigurationError, ClientError, BotoCoreError, ValueError) as exc:
         log_event("configuration_error", error=str(exc))
         return c.EXIT_CONFIGURATION_ERROR
+    completion = Completion(dynamodb=dynamodb, events=events, settings=settings)
     try:
-        result = Completion(dynamodb=dynamodb, events=events, settings=settings).complete(
-            object_ids
-        )
+        result = completion.complete_planned(plan) if plan else completion.complete(object_ids)
     except (ClientError, BotoCoreError, RuntimeError) as exc:
         log_event("ledger_error", load_job_id=settings.load_job_id, error=str(exc))
         return c.EXIT_FAILED
@@ -454,6 +566,13 @@ def _text(item: Mapping[str, Any], name: str) -> str | None:
 def _number(item: Mapping[str, Any], name: str) -> float | None:
     value = item.get(name, {})
     return float(value["N"]) if "N" in value else None
+
+
+def _seconds_between(started: str | None, finished: str | None) -> float | None:
+    if not started or not finished:
+        return None
+    span = datetime.fromisoformat(finished) - datetime.fromisoformat(started)
+    return round(span.total_seconds(), 3)
 
 
 def _now() -> str:

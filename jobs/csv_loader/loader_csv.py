@@ -128,20 +128,29 @@ class _ChunkReader(io.RawIOBase):
         return size
 
 
-def text_lines(chunks: Iterable[bytes]) -> IO[str]:
+def text_lines(chunks: Iterable[bytes], *, object_start: bool = True) -> IO[str]:
     """A text stream (UTF-8, BOM dropped, newlines untranslated) over byte chunks.
 
     Invalid UTF-8 raises ``UnicodeDecodeError`` while reading: a file in another
     encoding fails the run instead of loading garbled text.
+
+    Args:
+        chunks: the bytes, in order.
+        object_start: whether they start at the object's first byte, where a byte order
+            mark is dropped; a part further in keeps a leading U+FEFF as the data it is.
+            Default: True.
     """
     raw = io.BufferedReader(_ChunkReader(chunks), buffer_size=_READ_BUFFER_BYTES)
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+    encoding = "utf-8-sig" if object_start else "utf-8"
+    return io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
 
 
-def csv_records(text: IO[str]) -> Iterator[tuple[int, list[str] | str]]:
+def csv_records(text: IO[str], *, first_line: int = 1) -> Iterator[tuple[int, list[str] | str]]:
     """``(line, fields)`` for each record of a CSV text stream; blank lines skipped.
 
-    ``line`` is the 1-based physical line the record starts on (a quoted field may span lines).
+    ``line`` is the 1-based physical line the record starts on (a quoted field may span
+    lines), counted from ``first_line``, the line the stream's first byte is on (a part of
+    an object that starts further in gives its own, so that lines stay the file's).
 
     A record the csv module cannot parse (a field longer than ``FIELD_SIZE_LIMIT``, a
     stray newline in an unquoted field) comes back with the csv module's error message (a
@@ -149,7 +158,7 @@ def csv_records(text: IO[str]) -> Iterator[tuple[int, list[str] | str]]:
     """
     csv.field_size_limit(FIELD_SIZE_LIMIT)
     reader = csv.reader(text, strict=False)
-    previous_end = 0
+    previous_end = first_line - 1
     while True:
         try:
             fields = next(reader)
@@ -157,11 +166,11 @@ def csv_records(text: IO[str]) -> Iterator[tuple[int, list[str] | str]]:
             return
         except csv.Error as error:
             yield previous_end + 1, str(error)
-            previous_end = reader.line_num
+            previous_end = first_line - 1 + reader.line_num
             continue
         if fields:
             yield previous_end + 1, fields
-        previous_end = reader.line_num
+        previous_end = first_line - 1 + reader.line_num
 
 
 @dataclass(frozen=True)

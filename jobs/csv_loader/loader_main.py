@@ -46,7 +46,13 @@ from loader_csv import (
 )
 from loader_http import BatchWriteClient, DirectBatchWrites
 from loader_pacing import WritePacer
-from loader_settings import ConfigurationError, CsvSource, LoaderSettings, source_from_env
+from loader_settings import (
+    ConfigurationError,
+    CsvSource,
+    LoaderSettings,
+    NothingToLoad,
+    source_from_env,
+)
 from loader_writer import (
     DEFAULT_BASE_DELAY_SECONDS,
     DEFAULT_MAX_DELAY_SECONDS,
@@ -67,6 +73,7 @@ __all__ = [
     "log_event",
     "log_to_stdout",
     "main",
+    "object_chunks",
     "rejects_object_key",
 ]
 
@@ -286,13 +293,17 @@ class Loader:
             duplicates = digests.duplicates()
             digests.close()
             if rejects.count:
-                rejects_key = rejects_object_key(self.settings.rejected_prefix, source.key)
+                rejects_key = rejects_object_key(
+                    self.settings.rejected_prefix,
+                    source.key if source.part is None else f"{source.key}.part-{source.part}",
+                )
                 try:
                     self.s3.upload_file(rejects.path, source.bucket, rejects_key)
                 except (ClientError, BotoCoreError, OSError) as exc:
                     rejects_key = None
                     error = error or f"could not upload the rejects file: {_describe(exc)}"
-        if error is None:
+        if error is None and source.part is None:
+            # A part's rejects are judged with the other parts' by the completion job.
             error = self._judge(counters.rows, rejects.count)
         finished_at = _now()
         result = LoadResult(
@@ -342,8 +353,12 @@ class Loader:
         writer: BatchWriter,
     ) -> None:
         numeric_columns = self._numeric_columns(source)
-        records = csv_records(text_lines(self._object_chunks(source)))
-        first = next(records, None)
+        text = text_lines(object_chunks(self.s3, source), object_start=source.start == 0)
+        records = csv_records(text, first_line=source.first_line)
+        # A part further in has the header its plan read from the object.
+        first: tuple[int, list[str] | str] | None = (
+            next(records, None) if source.header is None else (1, list(source.header))
+        )
         if first is None:
             raise LoadError("the object is empty: no header row")
         header_line, header = first
@@ -440,44 +455,6 @@ class Loader:
             )
         return frozenset(numeric)
 
-    def _object_chunks(self, source: CsvSource) -> Iterator[bytes]:
-        """The object's bytes, resuming with a Range request if the stream breaks.
-
-        A long load can leave the GetObject stream idle (the writers are throttled) or see a
-        connection reset; reading resumes from the byte reached, pinned to the same object
-        (VersionId when given, and If-Match on the ETag), up to ``MAX_READ_RESUMES`` times
-        in a row.
-        """
-        request: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
-        if source.version_id:
-            request["VersionId"] = source.version_id
-        if source.etag:
-            # The object as it was when submitted: a newer object has its own event and run.
-            request["IfMatch"] = _quoted(source.etag)
-        offset = 0
-        failures = 0
-        while True:
-            if offset:
-                request["Range"] = f"bytes={offset}-"
-            response = self.s3.get_object(**request)  # type: ignore[arg-type]
-            request.setdefault("IfMatch", response["ETag"])
-            try:
-                for chunk in response["Body"].iter_chunks(READ_CHUNK_BYTES):
-                    offset += len(chunk)
-                    failures = 0
-                    yield chunk
-                return
-            except _READ_ERRORS as exc:
-                failures += 1
-                if failures > MAX_READ_RESUMES:
-                    raise
-                log_event(
-                    "read_resumed",
-                    object_id=source.object_id,
-                    offset=offset,
-                    error=_describe(exc),
-                )
-
     def _judge(self, rows: int, rejected: int) -> str | None:
         """Why the run fails on its reject count, or None."""
         if rows and rejected == rows:
@@ -552,6 +529,47 @@ class Loader:
         )
 
 
+def object_chunks(s3: S3Client, source: CsvSource) -> Iterator[bytes]:
+    """The bytes of ``source`` (the object, or its part's range), resuming with a Range
+    request if the stream breaks.
+
+    A long load can leave the GetObject stream idle (the writers are throttled) or see a
+    connection reset; reading resumes from the byte reached, pinned to the same object
+    (VersionId when given, and If-Match on the ETag), up to ``MAX_READ_RESUMES`` times
+    in a row.
+    """
+    request: dict[str, str] = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id:
+        request["VersionId"] = source.version_id
+    if source.etag:
+        # The object as it was when submitted: a newer object has its own event and run.
+        request["IfMatch"] = _quoted(source.etag)
+    last = "" if source.end is None else str(source.end - 1)
+    offset = source.start
+    failures = 0
+    while True:
+        if offset or last:
+            request["Range"] = f"bytes={offset}-{last}"
+        response = s3.get_object(**request)  # type: ignore[arg-type]
+        request.setdefault("IfMatch", response["ETag"])
+        try:
+            for chunk in response["Body"].iter_chunks(READ_CHUNK_BYTES):
+                offset += len(chunk)
+                failures = 0
+                yield chunk
+            return
+        except _READ_ERRORS as exc:
+            failures += 1
+            if failures > MAX_READ_RESUMES:
+                raise
+            log_event(
+                "read_resumed",
+                object_id=source.object_id,
+                offset=offset,
+                error=_describe(exc),
+            )
+
+
 def build_clients(
     settings: LoaderSettings,
 ) -> tuple[S3Client, DynamoDBClient, BatchWriteClient]:
@@ -612,6 +630,10 @@ def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> 
         settings = LoaderSettings.from_env(env)
         s3, dynamodb, batch_writes = build_clients(settings)
         source = source_from_env(env, s3)
+    except NothingToLoad as nothing:
+        # A child beyond the plan's parts, or after a failed plan (the plan recorded it).
+        log_event("nothing_to_load", reason=str(nothing))
+        return c.EXIT_SUCCEEDED
     except (ConfigurationError, ClientError, BotoCoreError, ValueError) as exc:
         log_event("configuration_error", error=_describe(exc))
         return c.EXIT_CONFIGURATION_ERROR

@@ -18,18 +18,49 @@ in one record give one boundary, so there may be fewer parts than asked for.
 Each part knows the physical line (as the ``csv`` module counts lines: LF, CR and CRLF
 each end one) its first byte is on, so reject line numbers stay file-absolute, and the
 header (the first record) is kept for the parts that do not hold it.
+
+Run as ``python -m loader_plan`` (the loader's image, another command), this is the plan
+job the submitter puts before a large object's array job: it reads the object once,
+writes the plan (``CSV_PARTS_MANIFEST``: the object, its size, the header, each part's
+range, first line and ledger item) and records in the object's ledger item how many parts
+it has and, when it is loaded whole, why. Child N of the array job then loads part N
+(children beyond the parts found have nothing to do). A plan that cannot be made (the
+object is gone or changed) is written with its error and no part, and the object is
+recorded FAILED: nothing is loaded and the completion job reports it. Exit codes: 0 the
+plan is written; 1 it could not be written (the array job's dependency fails, so its
+children never run); 2 the environment is unusable.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ["MAX_HEADER_BYTES", "Part", "SplitPlan", "plan_at_offsets", "plan_parts"]
+import loader_contract as c
+
+if TYPE_CHECKING:
+    from loader_settings import CsvSource
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+
+__all__ = [
+    "MAX_HEADER_BYTES",
+    "Part",
+    "SplitPlan",
+    "main",
+    "plan_at_offsets",
+    "plan_document",
+    "plan_parts",
+    "record_plan",
+]
 
 #: A header longer than this is not looked for further: the object is loaded whole.
 MAX_HEADER_BYTES: Final = 1 << 20
@@ -284,3 +315,152 @@ def _header_fields(header: bytes) -> tuple[str, ...]:
     text = header.removeprefix(_UTF8_BOM).decode("utf-8", errors="replace")
     rows = list(csv.reader(io.StringIO(text, newline="")))
     return tuple(rows[0]) if rows else ()
+
+
+def plan_document(
+    source: CsvSource, *, size: int, plan: SplitPlan | None, error: str | None = None
+) -> dict[str, Any]:
+    """The plan as the children and the completion job read it (``PLAN_FIELD_*``).
+
+    Args:
+        source: the object.
+        size: its size in bytes.
+        plan: its parts; None when it could not be planned (``error`` says why).
+        error: why it could not be planned. Default: None.
+    """
+    parts = () if plan is None else plan.parts
+    return {
+        c.PLAN_FIELD_OBJECT: {
+            c.MANIFEST_FIELD_BUCKET: source.bucket,
+            c.MANIFEST_FIELD_KEY: source.key,
+            c.MANIFEST_FIELD_VERSION_ID: source.version_id,
+            c.MANIFEST_FIELD_ETAG: source.etag,
+            c.MANIFEST_FIELD_OBJECT_ID: source.object_id,
+        },
+        c.PLAN_FIELD_SIZE: size,
+        c.PLAN_FIELD_SPLIT: plan is not None and plan.split,
+        c.PLAN_FIELD_REASON: None if plan is None else plan.reason,
+        c.PLAN_FIELD_ERROR: error,
+        c.PLAN_FIELD_HEADER: [] if plan is None else list(plan.header),
+        c.PLAN_FIELD_PARTS: [
+            {
+                c.PART_FIELD_INDEX: part.index,
+                c.PART_FIELD_START: part.start,
+                c.PART_FIELD_END: part.end,
+                c.PART_FIELD_FIRST_LINE: part.first_line,
+                c.PART_FIELD_OBJECT_ID: f"{source.object_id}{c.PART_ID_SEPARATOR}{part.index}",
+            }
+            for part in parts
+        ],
+    }
+
+
+def record_plan(dynamodb: DynamoDBClient, ledger_table: str, document: Mapping[str, Any]) -> None:
+    """Record the plan in the object's ledger item: its parts and, loaded whole, why.
+
+    An object that could not be planned is FAILED with the plan's error.
+    """
+    object_id = document[c.PLAN_FIELD_OBJECT][c.MANIFEST_FIELD_OBJECT_ID]
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    values: dict[str, Any] = {
+        c.LEDGER_PARTS: {"N": str(len(document[c.PLAN_FIELD_PARTS]))},
+        c.LEDGER_SPLIT: {"BOOL": bool(document[c.PLAN_FIELD_SPLIT])},
+    }
+    if document[c.PLAN_FIELD_ERROR]:
+        values[c.LEDGER_STATUS] = {"S": c.STATUS_FAILED}
+        values[c.LEDGER_ERROR] = {
+            "S": f"the object could not be planned: {document[c.PLAN_FIELD_ERROR]}"
+        }
+        values[c.LEDGER_FINISHED_AT] = {"S": now}
+    else:
+        values[c.LEDGER_STATUS] = {"S": c.STATUS_RUNNING}
+        values[c.LEDGER_STARTED_AT] = {"S": now}
+    if document[c.PLAN_FIELD_REASON]:
+        values[c.LEDGER_SPLIT_REASON] = {"S": str(document[c.PLAN_FIELD_REASON])}
+    names = {f"#a{i}": name for i, name in enumerate(values)}
+    dynamodb.update_item(
+        TableName=ledger_table,
+        Key={c.LEDGER_KEY_ATTRIBUTE: {"S": object_id}},
+        UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={f":a{i}": value for i, value in enumerate(values.values())},
+    )
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    """Plan the object the environment names; returns the process exit code.
+
+    Args:
+        environ: the environment. Default: ``os.environ``.
+    """
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+    from loader_main import log_event, object_chunks
+    from loader_settings import ConfigurationError, LoaderSettings, source_from_env
+
+    env = os.environ if environ is None else environ
+    try:
+        settings = LoaderSettings.from_env(env)
+        session = boto3.session.Session()
+        config = Config(retries={"mode": "standard", "max_attempts": 5})
+        s3: S3Client = session.client("s3", config=config)
+        dynamodb: DynamoDBClient = session.client("dynamodb", config=config)
+        source = source_from_env(env, s3)
+        raw_parts = env.get(c.ENV_PLAN_PARTS, "").strip()
+        wanted = int(raw_parts)
+        bucket, _, key = env.get(c.ENV_CSV_PARTS_MANIFEST, "").removeprefix("s3://").partition("/")
+        if wanted < 1 or not bucket or not key:
+            raise ConfigurationError(
+                f"{c.ENV_PLAN_PARTS} must be at least 1 and {c.ENV_CSV_PARTS_MANIFEST} "
+                f"s3://bucket/key, got {raw_parts!r} and {env.get(c.ENV_CSV_PARTS_MANIFEST)!r}"
+            )
+    except (ConfigurationError, ClientError, BotoCoreError, ValueError) as exc:
+        log_event("configuration_error", error=str(exc))
+        return c.EXIT_CONFIGURATION_ERROR
+    size = 0
+    try:
+        request: dict[str, Any] = {"Bucket": source.bucket, "Key": source.key}
+        if source.version_id:
+            request["VersionId"] = source.version_id
+        if source.etag:
+            request["IfMatch"] = source.etag if source.etag.startswith('"') else f'"{source.etag}"'
+        size = int(s3.head_object(**request)["ContentLength"])
+        plan: SplitPlan | None = plan_parts(object_chunks(s3, source), size=size, parts=wanted)
+        if plan is not None and plan.split and not plan.header:
+            plan = SplitPlan(
+                parts=(Part(0, 0, size, 1),),
+                reason="the first record is empty: no header to give the other parts",
+            )
+        error = None
+    except Exception as exc:  # any failure to read or plan is recorded, not raised
+        plan, error = None, f"{type(exc).__name__}: {exc}"[:2000]
+    document = plan_document(source, size=size, plan=plan, error=error)
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(document, ensure_ascii=False).encode(),
+            ContentType="application/json",
+        )
+        record_plan(dynamodb, settings.ledger_table, document)
+    except (ClientError, BotoCoreError) as exc:
+        log_event("plan_error", object_id=source.object_id, error=str(exc))
+        return c.EXIT_FAILED
+    log_event(
+        "plan",
+        object_id=source.object_id,
+        size=size,
+        parts=len(document[c.PLAN_FIELD_PARTS]),
+        split=document[c.PLAN_FIELD_SPLIT],
+        reason=document[c.PLAN_FIELD_REASON],
+        error=error,
+    )
+    return c.EXIT_SUCCEEDED
+
+
+if __name__ == "__main__":
+    from loader_main import log_to_stdout
+
+    log_to_stdout()
+    sys.exit(main())

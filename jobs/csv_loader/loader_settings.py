@@ -13,7 +13,14 @@ import loader_contract as c
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["ConfigurationError", "CsvSource", "LoaderSettings", "source_from_env"]
+__all__ = [
+    "ConfigurationError",
+    "CsvSource",
+    "LoaderSettings",
+    "NothingToLoad",
+    "read_json_object",
+    "source_from_env",
+]
 
 # Key attributes of a DynamoDB table: a partition key and an optional sort key.
 MAX_KEY_COLUMNS = 2
@@ -192,6 +199,14 @@ class CsvSource:
         etag: ETag the object had when submitted; "" skips the check.
         parts: how many processes load this object at once (array children that each load
             a part of it), who share its ``max_write_rate``. Default: 1.
+        part: which part of a planned object this is (``object_id`` is then the part's
+            own ledger item); None for a whole object. Default: None.
+        start: offset of the first byte to load. Default: 0.
+        end: offset after the last byte to load; None for the object's end. Default: None.
+        first_line: the physical line ``start`` is on, so that line numbers are the
+            file's. Default: 1.
+        header: the object's header fields, for a part that does not start with it;
+            None when the bytes loaded start with the header. Default: None.
     """
 
     bucket: str
@@ -200,6 +215,27 @@ class CsvSource:
     version_id: str = ""
     etag: str = ""
     parts: int = 1
+    part: int | None = None
+    start: int = 0
+    end: int | None = None
+    first_line: int = 1
+    header: tuple[str, ...] | None = None
+
+
+class NothingToLoad(Exception):  # noqa: N818 (an outcome, not an error)
+    """This process has nothing to load (its part does not exist, or the plan failed)."""
+
+
+def read_json_object(uri: str, s3: S3Client, variable: str) -> Any:
+    """The JSON document at ``s3://bucket/key`` named by environment variable ``variable``.
+
+    Raises:
+        ConfigurationError: the URI is not ``s3://bucket/key``.
+    """
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise ConfigurationError(f"{variable} must be s3://bucket/key, got {uri!r}")
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def source_from_env(environ: Mapping[str, str], s3: S3Client) -> CsvSource:
@@ -208,6 +244,9 @@ def source_from_env(environ: Mapping[str, str], s3: S3Client) -> CsvSource:
     Raises:
         ConfigurationError: the variables are missing or the manifest has no usable entry.
     """
+    plan_uri = environ.get(c.ENV_CSV_PARTS_MANIFEST, "").strip()
+    if plan_uri and not environ.get(c.ENV_PLAN_PARTS, "").strip():
+        return _source_from_plan(plan_uri, environ.get(c.ENV_ARRAY_INDEX, "0"), s3)
     manifest_uri = environ.get(c.ENV_CSV_MANIFEST, "").strip()
     if manifest_uri:
         return _source_from_manifest(manifest_uri, environ.get(c.ENV_ARRAY_INDEX, ""), s3)
@@ -233,17 +272,55 @@ def source_from_env(environ: Mapping[str, str], s3: S3Client) -> CsvSource:
     )
 
 
+def _source_from_plan(uri: str, raw_index: str, s3: S3Client) -> CsvSource:
+    """The part this child loads, from its object's plan (child N loads part N).
+
+    Raises:
+        NothingToLoad: the plan failed, or has fewer parts than this child's index (the
+            array job is sized before the plan knows how many record boundaries it finds).
+        ConfigurationError: the index is not an integer, or the plan is not one.
+    """
+    try:
+        index = int(raw_index or "0")
+    except ValueError:
+        raise ConfigurationError(
+            f"{c.ENV_ARRAY_INDEX} must be an integer with {c.ENV_CSV_PARTS_MANIFEST}, "
+            f"got {raw_index!r}"
+        ) from None
+    plan = read_json_object(uri, s3, c.ENV_CSV_PARTS_MANIFEST)
+    try:
+        if plan.get(c.PLAN_FIELD_ERROR):
+            raise NothingToLoad(f"the plan failed: {plan[c.PLAN_FIELD_ERROR]}")
+        parts = plan[c.PLAN_FIELD_PARTS]
+        if index >= len(parts):
+            raise NothingToLoad(f"the plan has {len(parts)} parts: there is no part {index}")
+        entry, part = plan[c.PLAN_FIELD_OBJECT], parts[index]
+        start = int(part[c.PART_FIELD_START])
+        return CsvSource(
+            bucket=str(entry[c.MANIFEST_FIELD_BUCKET]),
+            key=str(entry[c.MANIFEST_FIELD_KEY]),
+            object_id=str(part[c.PART_FIELD_OBJECT_ID]),
+            version_id=str(entry.get(c.MANIFEST_FIELD_VERSION_ID) or ""),
+            etag=str(entry.get(c.MANIFEST_FIELD_ETAG) or ""),
+            parts=len(parts),
+            part=index,
+            start=start,
+            end=int(part[c.PART_FIELD_END]),
+            first_line=int(part[c.PART_FIELD_FIRST_LINE]),
+            header=None if start == 0 else tuple(str(f) for f in plan[c.PLAN_FIELD_HEADER]),
+        )
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise ConfigurationError(f"{uri} is not a part plan: {str(plan)[:500]}") from None
+
+
 def _source_from_manifest(uri: str, raw_index: str, s3: S3Client) -> CsvSource:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise ConfigurationError(f"{c.ENV_CSV_MANIFEST} must be s3://bucket/key, got {uri!r}")
     try:
         index = int(raw_index)
     except ValueError:
         raise ConfigurationError(
             f"{c.ENV_ARRAY_INDEX} must be an integer with {c.ENV_CSV_MANIFEST}, got {raw_index!r}"
         ) from None
-    entries = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    entries = read_json_object(uri, s3, c.ENV_CSV_MANIFEST)
     if not isinstance(entries, list) or not 0 <= index < len(entries):
         size = len(entries) if isinstance(entries, list) else "not a list"
         raise ConfigurationError(

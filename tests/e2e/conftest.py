@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Size, Stack
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
@@ -49,6 +49,23 @@ def _formats_stack(app: Any, stack_id: str) -> Stack:
     return stack
 
 
+#: Objects above this are split; at most this many parts (``split_pipeline``).
+SPLIT_THRESHOLD_BYTES = 4096
+SPLIT_MAX_PARTS = 4
+
+
+def _split_stack(app: Any, stack_id: str) -> Stack:
+    """A standalone pipeline that splits objects above 4 KiB into at most 4 parts."""
+    stack = Stack(app, stack_id)
+    CsvToDynamoDbPipeline(
+        stack,
+        "Pipeline",
+        split_threshold=Size.bytes(SPLIT_THRESHOLD_BYTES),
+        max_parts=SPLIT_MAX_PARTS,
+    )
+    return stack
+
+
 @pytest.fixture(scope="session")
 def wiring() -> StackWiring:
     """The standalone CsvPipelineStack, synthesized once under cdk.json's context."""
@@ -71,6 +88,18 @@ def formats_wiring() -> StackWiring:
 def formats_pipeline(aws: LocalAws, formats_wiring: StackWiring) -> LocalPipeline:
     """That pipeline's resources in a freshly reset emulator."""
     return create_pipeline(aws, formats_wiring)
+
+
+@pytest.fixture(scope="session")
+def split_wiring() -> StackWiring:
+    """The splitting pipeline, synthesized once."""
+    return StackWiring.from_stack(_split_stack(make_app(), "CsvSplit"))
+
+
+@pytest.fixture
+def split_pipeline(aws: LocalAws, split_wiring: StackWiring) -> LocalPipeline:
+    """That pipeline's resources in a freshly reset emulator."""
+    return create_pipeline(aws, split_wiring)
 
 
 class FlowApp:

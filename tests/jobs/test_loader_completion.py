@@ -13,6 +13,7 @@ from loader_completion import (
     main,
     object_ids_from_env,
     outcome_of,
+    planned_outcome_of,
 )
 from loader_settings import ConfigurationError
 
@@ -226,6 +227,109 @@ def test_outcome_of_parts_sums_counts_and_fails_when_one_part_failed() -> None:
     assert (outcome.status, outcome.error) == (contract.STATUS_FAILED, "too many rejects")
     assert (outcome.rows_loaded, outcome.rows_rejected) == (7, 10)
     assert outcome.detail_type == contract.EVENT_LOAD_FAILED
+
+
+def _plan(object_id: str, parts: int, error: str | None = None) -> dict[str, Any]:
+    bucket, _, rest = object_id.partition("/")
+    return {
+        contract.PLAN_FIELD_OBJECT: {
+            contract.MANIFEST_FIELD_BUCKET: bucket,
+            contract.MANIFEST_FIELD_KEY: rest.rpartition("#")[0],
+            contract.MANIFEST_FIELD_VERSION_ID: "v1",
+            contract.MANIFEST_FIELD_OBJECT_ID: object_id,
+        },
+        contract.PLAN_FIELD_ERROR: error,
+        contract.PLAN_FIELD_PARTS: [
+            {contract.PART_FIELD_OBJECT_ID: f"{object_id}{contract.PART_ID_SEPARATOR}{i}"}
+            for i in range(parts)
+        ],
+    }
+
+
+def _part(object_id: str, index: int, **numbers: int) -> dict[str, Any]:
+    part = _item(f"{object_id}{contract.PART_ID_SEPARATOR}{index}", contract.STATUS_SUCCEEDED)
+    for name, value in numbers.items():
+        part[name] = {"N": str(value)}
+    part[contract.LEDGER_REJECTS_KEY] = {"S": f"rejected/a.csv.part-{index}.errors.csv"}
+    return part
+
+
+@pytest.mark.parametrize(
+    ("rejected", "status"),
+    [
+        # 2 parts of 50 rows: 5 of 100 rejected is the 5 % threshold (succeeds), 6 is above
+        ((2, 3), contract.STATUS_SUCCEEDED),
+        ((3, 3), contract.STATUS_FAILED),
+    ],
+)
+def test_planned_outcome_judges_the_reject_threshold_over_every_part(
+    rejected: tuple[int, int], status: str
+) -> None:
+    # GIVEN an object's two parts that each succeeded with some rejects
+    whole = _item("in/a.csv#v1", contract.STATUS_RUNNING)
+    parts = [
+        _part("in/a.csv#v1", i, rows_loaded=50 - r, rows_rejected=r) for i, r in enumerate(rejected)
+    ]
+
+    # WHEN the object's outcome is computed under the 5 % threshold
+    outcome = planned_outcome_of(whole, _plan("in/a.csv#v1", 2), parts, 0.05)
+
+    # THEN the parts' rejects together decide, and the outcome names both rejects files
+    assert outcome.status == status
+    assert (outcome.rows_rejected, outcome.parts, outcome.recorded_status) == (
+        sum(rejected),
+        2,
+        contract.STATUS_RUNNING,
+    )
+    assert outcome.rejects_keys == (
+        "rejected/a.csv.part-0.errors.csv",
+        "rejected/a.csv.part-1.errors.csv",
+    )
+    if status == contract.STATUS_FAILED:
+        assert "6 of 100 data rows rejected" in str(outcome.error)
+
+
+def test_planned_outcome_fails_when_the_plan_failed_or_a_part_never_recorded() -> None:
+    # GIVEN a plan that failed, and a plan whose second part has no ledger item
+    whole = _item("in/a.csv#v1", contract.STATUS_FAILED)
+    failed = planned_outcome_of(whole, _plan("in/a.csv#v1", 0, error="NoSuchKey"), [], 0.05)
+    missing = planned_outcome_of(
+        whole, _plan("in/a.csv#v1", 2), [_part("in/a.csv#v1", 0, rows_loaded=3), None], 0.05
+    )
+
+    # THEN both failed, saying why
+    assert (failed.status, failed.error) == (
+        contract.STATUS_FAILED,
+        "the object could not be planned: NoSuchKey",
+    )
+    assert missing.status == contract.STATUS_FAILED
+    assert "never claimed" in str(missing.error)
+
+
+def test_completion_of_a_planned_object_records_its_totals(world: Any) -> None:
+    # GIVEN a planned object RUNNING and its two parts, which succeeded
+    events = Events(world)
+    _put(
+        world,
+        _item("in/a.csv#v1", contract.STATUS_RUNNING),
+        _part("in/a.csv#v1", 0, rows_loaded=40, rows_rejected=1, rows_duplicate=2),
+        _part("in/a.csv#v1", 1, rows_loaded=50),
+    )
+
+    # WHEN the completion runs for its plan
+    result = _completion(world, events.client).complete_planned(_plan("in/a.csv#v1", 2))
+
+    # THEN the object's item holds the sums and its status; its event the parts
+    assert result.complete
+    ledger = world.ledger("in/a.csv#v1")
+    assert (ledger["status"], ledger["rows_loaded"], ledger["rows_rejected"]) == (
+        contract.STATUS_SUCCEEDED,
+        90,
+        1,
+    )
+    assert ledger["rows_duplicate"] == 2
+    (event,) = events.received()
+    assert (event["detail"]["parts"], event["detail"]["rejects_keys_truncated"]) == (2, False)
 
 
 def test_object_ids_come_from_the_manifest_of_an_array_job(world: Any) -> None:

@@ -20,15 +20,16 @@ def _chunks(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
 
 
-def _records(data: bytes, first_line: int = 1) -> list[tuple[int, object]]:
-    return [(line + first_line - 1, fields) for line, fields in csv_records(text_lines([data]))]
+def _records(data: bytes) -> list[tuple[int, object]]:
+    return list(csv_records(text_lines([data])))
 
 
 def _part_records(data: bytes, plan: SplitPlan) -> list[tuple[int, object]]:
+    """Each part read as a loader child reads its range (its first line, no BOM past 0)."""
     records: list[tuple[int, object]] = []
     for part in plan.parts:
-        piece = data[part.start : part.end]
-        records += _records(piece, part.first_line)
+        text = text_lines([data[part.start : part.end]], object_start=part.start == 0)
+        records += csv_records(text, first_line=part.first_line)
     return records
 
 
