@@ -313,6 +313,9 @@ def test_pipeline_submits_a_completion_job_from_the_loader_image(built: Pipeline
     assert variables[loader.ENV_TARGET_TABLE_NAME] == {
         "Ref": built.logical_id(built.pipeline.table)
     }
+    # AND it judges a split object's parts by the loader's own reject threshold
+    load_variables = {e["Name"]: e["Value"] for e in load["Environment"]}
+    assert variables[loader.ENV_REJECT_THRESHOLD] == load_variables[loader.ENV_REJECT_THRESHOLD]
     # AND the submitter is told its definition and may submit it to the pipeline's queue
     submitter_variables = built.template.find_resources("AWS::Lambda::Function")[
         built.logical_id(built.pipeline.submitter)

@@ -459,6 +459,46 @@ def test_loader_fails_when_every_row_is_bad_and_lists_them_all(world: Any) -> No
     assert world.items() == {}
 
 
+def test_loader_part_loads_only_its_range_with_the_plan_header_and_file_lines(
+    world: Any,
+) -> None:
+    # GIVEN a file whose second part (from the 3rd line) is all bad rows, and its plan
+    body = "id,name,amount\nr1,a,1\nr2,b,x\nr3,c,y\n"
+    etag = world.put_csv("incoming/parts.csv", body)
+    start = body.index("r2")
+    loader = Loader(s3=world.s3, dynamodb=world.direct, settings=_settings(world))
+
+    # WHEN the second part is loaded as its child would
+    result = loader.load(
+        CsvSource(
+            bucket=world.bucket,
+            key="incoming/parts.csv",
+            object_id="o#part-1",
+            etag=etag,
+            parts=2,
+            part=1,
+            start=start,
+            end=len(body),
+            first_line=3,
+            header=("id", "name", "amount"),
+        )
+    )
+
+    # THEN it read only its rows, with the file's line numbers, into its own rejects file,
+    # and left the reject threshold to the completion job (which sees every part)
+    assert (result.status, result.rows_loaded, result.rows_rejected) == (
+        contract.STATUS_SUCCEEDED,
+        0,
+        2,
+    )
+    assert result.rejects_key == "rejected/incoming/parts.csv.part-1.errors.csv"
+    assert [(r["line"], r["reason"]) for r in _rejects(world, result)] == [
+        ("3", "bad_number"),
+        ("4", "bad_number"),
+    ]
+    assert world.items() == {}
+
+
 def test_loader_fails_when_the_header_lacks_a_key_column(world: Any) -> None:
     # GIVEN a file without the key column
     # WHEN it is loaded
