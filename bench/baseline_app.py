@@ -75,6 +75,7 @@ INPUT_PREFIX = "incoming/"
 INPUT_SUFFIX = ".csv"
 REJECTED_PREFIX = "rejected/"
 MANIFEST_PREFIX = "manifests/"
+METRICS_NAMESPACE = "constructs_batch/CsvPipeline"
 
 
 def retry_strategies() -> list[batch.RetryStrategy]:
@@ -717,6 +718,8 @@ class PipelineStack(Stack):
                 "NULL_VALUES": '[""]',
                 "REJECTED_PREFIX": REJECTED_PREFIX,
                 "REJECT_THRESHOLD": "0.05",
+                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "METRICS_PIPELINE": ledger.table_name,
             },
             timeout=Duration.hours(2),
         )
@@ -793,6 +796,8 @@ class PipelineStack(Stack):
                 "COMPLETION_JOB_DEFINITION_ARN": completion.job_definition_arn,
                 "SPLIT_THRESHOLD_BYTES": str(1 << 30),
                 "MAX_PARTS": "64",
+                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "METRICS_PIPELINE": ledger.table_name,
                 "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
             },
         )
@@ -851,6 +856,85 @@ class PipelineStack(Stack):
         )
         dlq_alarm.add_alarm_action(alarm_action)
         errors_alarm.add_alarm_action(alarm_action)
+
+        # --- dashboard of the jobs' EMF metrics, the DLQ and the failures ----------
+        minute = Duration.minutes(1)
+
+        def pipeline_metric(name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=name,
+                dimensions_map={"Pipeline": ledger.table_name},
+                statistic=statistic,
+                period=minute,
+            )
+
+        def graph(title: str, *metrics: cloudwatch.IMetric) -> cloudwatch.GraphWidget:
+            return cloudwatch.GraphWidget(
+                title=title, left=list(metrics), width=8, height=6, period=minute
+            )
+
+        def matches(rule: events.Rule, label: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/Events",
+                metric_name="TriggeredRules",
+                dimensions_map={"RuleName": rule.rule_name},
+                statistic="Sum",
+                period=minute,
+                label=label,
+            )
+
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+        dashboard.add_widgets(
+            graph(
+                "Rows per minute (loaded, rejected, superseded duplicates)",
+                *(pipeline_metric(n) for n in ("RowsLoaded", "RowsRejected", "RowsDuplicate")),
+            ),
+            graph(
+                "Rows read per second",
+                cloudwatch.MathExpression(
+                    expression="read / PERIOD(read)",
+                    using_metrics={"read": pipeline_metric("RowsRead")},
+                    label="all jobs",
+                    period=minute,
+                ),
+                pipeline_metric("RowsPerSecond", "Average").with_(label="per job (average)"),
+            ),
+            graph("Throttled write calls per minute", pipeline_metric("ThrottledCalls")),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Loads finished (objects and parts of split objects)", pipeline_metric("PartsDone")
+            ),
+            graph(
+                "Submitter, per minute",
+                *(
+                    pipeline_metric(n)
+                    for n in (
+                        "ObjectsSubmitted",
+                        "SubmitJobCalls",
+                        "MessagesFailed",
+                        "RecordsIgnored",
+                    )
+                ),
+            ),
+            graph(
+                "Dead-letter queue: messages visible",
+                dead_letters.metric_approximate_number_of_messages_visible(
+                    period=minute, statistic="Maximum"
+                ),
+            ),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Failed jobs and failed loads",
+                matches(failed_jobs, "failed jobs"),
+                matches(failed_loads, "failed loads"),
+            ),
+            cloudwatch.AlarmStatusWidget(
+                title="Alarms", alarms=[dlq_alarm, errors_alarm], width=16, height=6
+            ),
+        )
 
         # --- permissions --------------------------------------------------------
         # SubmitJob on the queue and every revision of the loader's and the completion's
