@@ -75,6 +75,7 @@ INPUT_PREFIX = "incoming/"
 INPUT_SUFFIX = ".csv"
 REJECTED_PREFIX = "rejected/"
 MANIFEST_PREFIX = "manifests/"
+METRICS_NAMESPACE = "constructs_batch/CsvPipeline"
 
 
 def retry_strategies() -> list[batch.RetryStrategy]:
@@ -717,6 +718,8 @@ class PipelineStack(Stack):
                 "NULL_VALUES": '[""]',
                 "REJECTED_PREFIX": REJECTED_PREFIX,
                 "REJECT_THRESHOLD": "0.05",
+                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "METRICS_PIPELINE": ledger.table_name,
             },
             timeout=Duration.hours(2),
         )
@@ -793,6 +796,8 @@ class PipelineStack(Stack):
                 "COMPLETION_JOB_DEFINITION_ARN": completion.job_definition_arn,
                 "SPLIT_THRESHOLD_BYTES": str(1 << 30),
                 "MAX_PARTS": "64",
+                "METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "METRICS_PIPELINE": ledger.table_name,
                 "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
             },
         )

@@ -104,6 +104,8 @@ def bench_submitter_import() -> dict[str, float]:
         contract.ENV_JOB_QUEUE_ARN: f"{arn}:job-queue/bench",
         contract.ENV_JOB_DEFINITION_ARN: f"{arn}:job-definition/bench:1",
         contract.ENV_LEDGER_TABLE_NAME: "bench-ledger",
+        contract.ENV_METRICS_NAMESPACE: "constructs_batch/CsvPipeline",
+        contract.ENV_METRICS_PIPELINE: "bench-ledger",
     }
     # Bytecode as in Lambda's runtime (boto3 ships compiled): one warm-up run writes it.
     env.pop("PYTHONDONTWRITEBYTECODE", None)

@@ -8,7 +8,8 @@ depends on it. The loader streams the object into the target table, writes bad r
 to ``rejected/`` and records the outcome in the ledger. The completion job records each
 object's final outcome and publishes a ``CsvLoadCompleted`` or ``CsvLoadFailed`` event
 on the default event bus. Failed jobs, failed loads, a non-empty DLQ and Lambda errors
-notify an encrypted SNS topic.
+notify an encrypted SNS topic. The loader and the submitter publish CloudWatch metrics
+(embedded metric format log lines) that a dashboard graphs with the DLQ and the failures.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from constructs import Construct
 from constructs_batch._arguments import checked_arguments
 from constructs_batch._kms import allow_log_encryption
 from constructs_batch._nag import nag_value
+from constructs_batch._pipeline_dashboard import METRICS_PERIOD, pipeline_dashboard
 from constructs_batch.compute import FargateCompute
 from constructs_batch.job import ContainerJob
 from constructs_batch.limits import (
@@ -127,6 +129,9 @@ SUBMITTER_RUNTIME = lambda_.Runtime.PYTHON_3_14
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 #: The DLQ must hold at least this many messages for its alarm to fire.
 DLQ_ALARM_THRESHOLD = 1
+#: The CloudWatch namespace of the loader's and the submitter's metrics; each pipeline's
+#: carry the dimension ``Pipeline`` = its ledger table name.
+METRICS_NAMESPACE = "constructs_batch/CsvPipeline"
 
 
 def _acknowledge_notifications_handler(stack: Stack) -> None:
@@ -411,11 +416,17 @@ class CsvToDynamoDbPipeline(Construct):
         max_parts: the most parts one object is split into, 2 to 10,000. The table's
             write capacity, not this, bounds how fast the parts load together.
             Default: 64.
+        dashboard: create a CloudWatch dashboard of the pipeline: rows loaded, rejected
+            and read, throttled writes, loads finished, the submitter's submissions, the
+            DLQ depth, failed jobs and loads, the alarms. CloudWatch bills $3 per month
+            for each dashboard beyond the account's first three, used or not, so it is
+            opt-in: the defaults cost nothing while idle (the metrics are published
+            either way; see ``metric``). Default: False.
 
     Attributes:
         bucket, table, ledger, queue, dead_letter_queue, submitter, loader, loader_role,
         completion, completion_role, batch_queue, alarm_topic, failed_job_rule,
-        failed_load_rule.
+        failed_load_rule, dashboard (None with ``dashboard=False``).
     """
 
     @checked_arguments
@@ -443,6 +454,7 @@ class CsvToDynamoDbPipeline(Construct):
         encryption_key: kms.IKey | None = None,
         split_threshold: Size | None = DEFAULT_SPLIT_THRESHOLD,
         max_parts: int = DEFAULT_MAX_PARTS,
+        dashboard: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self._validate(
@@ -508,6 +520,8 @@ class CsvToDynamoDbPipeline(Construct):
                 loader.ENV_NULL_VALUES: json.dumps(list(dict.fromkeys(["", *null_values]))),
                 loader.ENV_REJECTED_PREFIX: REJECTED_PREFIX,
                 loader.ENV_REJECT_THRESHOLD: str(reject_threshold),
+                loader.ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
+                loader.ENV_METRICS_PIPELINE: self.ledger.table_name,
                 **(
                     {loader.ENV_MAX_WRITE_RATE: f"{max_write_rate:g}"}
                     if max_write_rate is not None
@@ -566,7 +580,22 @@ class CsvToDynamoDbPipeline(Construct):
                 detail={loader.EVENT_DETAIL_LEDGER_TABLE: [self.ledger.table_name]},
             ),
         )
-        self._alarms()
+        alarms = self._alarms()
+        self.dashboard = (
+            pipeline_dashboard(
+                self,
+                "Dashboard",
+                metric=lambda name, statistic: self.metric(name, statistic=statistic),
+                dead_letter_queue=self.dead_letter_queue,
+                failure_rules=[
+                    ("failed jobs", self.failed_job_rule),
+                    ("failed loads", self.failed_load_rule),
+                ],
+                alarms=alarms,
+            )
+            if dashboard
+            else None
+        )
 
         # --- wire: least privilege end to end ---------------------------------
         self.loader.grant_submit(self.submitter, self.batch_queue)
@@ -903,6 +932,8 @@ class CsvToDynamoDbPipeline(Construct):
                     else int(self.split_threshold.to_bytes(rounding=SizeRoundingBehavior.FLOOR))
                 ),
                 submitter.ENV_MAX_PARTS: str(self.max_parts),
+                submitter.ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
+                submitter.ENV_METRICS_PIPELINE: self.ledger.table_name,
                 "POWERTOOLS_SERVICE_NAME": "csv-pipeline-submitter",
             },
         )
@@ -933,7 +964,32 @@ class CsvToDynamoDbPipeline(Construct):
         )
         return rule
 
-    def _alarms(self) -> None:
+    def metric(
+        self,
+        metric_name: str,
+        *,
+        statistic: str = cloudwatch.Stats.SUM,
+        period: Duration = METRICS_PERIOD,
+    ) -> cloudwatch.Metric:
+        """One of the metrics the loader and the submitter publish, of this pipeline.
+
+        Args:
+            metric_name: ``RowsRead``, ``RowsLoaded``, ``RowsRejected``, ``RowsDuplicate``,
+                ``ThrottledCalls``, ``PartsDone``, ``RowsPerSecond`` (the loader's) or
+                ``ObjectsSubmitted``, ``SubmitJobCalls``, ``RecordsIgnored``,
+                ``MessagesFailed`` (the submitter's); see the README.
+            statistic: Default: Sum (every count is the change since the previous line).
+            period: Default: 1 minute.
+        """
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=metric_name,
+            dimensions_map={loader.METRIC_DIMENSION_PIPELINE: self.ledger.table_name},
+            statistic=statistic,
+            period=period,
+        )
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
         action = cloudwatch_actions.SnsAction(self.alarm_topic)
         dlq = self.dead_letter_queue.metric_approximate_number_of_messages_visible(
             period=Duration.minutes(1)
@@ -957,3 +1013,4 @@ class CsvToDynamoDbPipeline(Construct):
         )
         for alarm in (dlq, errors):
             alarm.add_alarm_action(action)
+        return [dlq, errors]

@@ -26,13 +26,16 @@ def main(out_dir: str) -> int:
         template = json.loads(template_file.read_text())
         count = len(template.get("Resources", {}))
         cost = estimate_fixed_monthly_cost(template)
-        detail = f"{cost.nat_gateways} NAT, {cost.interface_endpoint_azs} endpoint-AZs"
+        detail = (
+            f"{cost.nat_gateways} NAT, {cost.interface_endpoint_azs} endpoint-AZs, "
+            f"{cost.dashboards} dashboards"
+        )
         rows.append((name, count, cost.monthly_usd, detail))
     if not rows:
         print(f"no stacks in {out_dir}", file=sys.stderr)
         return 1
     width = max(len(r[0]) for r in rows)
-    print(f"{'stack':<{width}}  resources  fixed $/month  (hourly-billed)")
+    print(f"{'stack':<{width}}  resources  fixed $/month  (billed while idle)")
     for name, count, usd, detail in rows:
         print(f"{name:<{width}}  {count:>9}  {usd:>13.2f}  ({detail})")
     total = sum(r[2] for r in rows)

@@ -139,6 +139,28 @@ STATUS_RUNNING = "RUNNING"
 STATUS_SUCCEEDED = "SUCCEEDED"
 STATUS_FAILED = "FAILED"
 
+# --- CloudWatch metrics (embedded metric format lines in the job's log) ------------------
+# Set by the job definition: the namespace, and the value of the METRIC_DIMENSION_PIPELINE
+# dimension of every metric (the pipeline's ledger table name: one pipeline's metrics never
+# mix with another's). Without ENV_METRICS_NAMESPACE the loader publishes no metrics.
+ENV_METRICS_NAMESPACE = "METRICS_NAMESPACE"
+ENV_METRICS_PIPELINE = "METRICS_PIPELINE"
+METRIC_DIMENSION_PIPELINE = "Pipeline"
+# Counts (unit Count) since the previous metrics line of the run, so that their Sum over a
+# period is what happened in it: data rows read, items loaded (written; the run's last line
+# subtracts the rows a later duplicate superseded, so the sum over a run is the ledger's
+# rows_loaded), rows rejected, rows superseded by a duplicate key (last line only),
+# BatchWriteItem calls DynamoDB throttled (an error or UnprocessedItems), runs finished (1 on
+# a run's last line: a whole object, or one part of a split one).
+METRIC_ROWS_READ = "RowsRead"
+METRIC_ROWS_LOADED = "RowsLoaded"
+METRIC_ROWS_REJECTED = "RowsRejected"
+METRIC_ROWS_DUPLICATE = "RowsDuplicate"
+METRIC_THROTTLED_CALLS = "ThrottledCalls"
+METRIC_PARTS_DONE = "PartsDone"
+# Rows read per second since the previous line, by one job (unit Count/Second).
+METRIC_ROWS_PER_SECOND = "RowsPerSecond"
+
 # --- Process exit codes ------------------------------------------------------------------
 # A load that ends FAILED (a bad file) exits 0 once its outcome is recorded: the job did its
 # part, and AWS Batch runs the completion job only after a load job that SUCCEEDED.

@@ -45,6 +45,7 @@ from loader_csv import (
     text_lines,
 )
 from loader_http import BatchWriteClient, DirectBatchWrites
+from loader_metrics import LoaderMetrics
 from loader_pacing import WritePacer
 from loader_settings import (
     ConfigurationError,
@@ -203,6 +204,7 @@ class Loader:
         pacer: makes the pacer of a run from its ceiling (this process's share of
             ``max_write_rate``, or None). Default: ``WritePacer(max_rate=...)``.
         clock: monotonic clock for durations. Default: ``time.monotonic``.
+        metrics: publishes each run's CloudWatch metrics. Default: none published.
     """
 
     def __init__(
@@ -217,6 +219,7 @@ class Loader:
         retry_max_delay_seconds: float = DEFAULT_MAX_DELAY_SECONDS,
         pacer: Callable[[float | None], WritePacer] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        metrics: LoaderMetrics | None = None,
     ) -> None:
         self.s3 = s3
         self.dynamodb = dynamodb
@@ -227,6 +230,7 @@ class Loader:
         self._retry_max_delay = retry_max_delay_seconds
         self._pacer = pacer or _pacer
         self._clock = clock
+        self._metrics = metrics or LoaderMetrics.disabled()
 
     def load(self, source: CsvSource) -> LoadResult:
         """Load one object; never raises for a bad file or a failed write (see the result).
@@ -280,6 +284,7 @@ class Loader:
                 writer=writer,
                 clock=self._clock,
             )
+            run_metrics = self._metrics.watch(counters, writer, rejects)
             try:
                 self._stream(source, counters, rejects, digests, writer)
                 writer.close()
@@ -289,6 +294,7 @@ class Loader:
                 error = _describe(exc)
             finally:
                 progress.stop()
+                run_metrics.stop()
                 rejects.close()
             duplicates = digests.duplicates()
             digests.close()
@@ -322,6 +328,7 @@ class Loader:
             duration_s=round(self._clock() - start, 3),
             error=error,
         )
+        run_metrics.finish(result)
         self._record_result(result)
         log_event(
             "summary",
@@ -641,7 +648,10 @@ def main(environ: Mapping[str, str] | None = None, *, tune_gc: bool = False) -> 
         gc.freeze()
         gc.set_threshold(GC_FIRST_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
     try:
-        Loader(s3=s3, dynamodb=dynamodb, settings=settings, batch_writes=batch_writes).load(source)
+        metrics = LoaderMetrics.from_env(env, emit=LOGGER.info)
+        Loader(
+            s3=s3, dynamodb=dynamodb, settings=settings, batch_writes=batch_writes, metrics=metrics
+        ).load(source)
     except Exception as exc:  # the ledger itself failed: the run cannot be recorded
         log_event("ledger_error", object_id=source.object_id, error=_describe(exc))
         return c.EXIT_FAILED

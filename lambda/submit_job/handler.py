@@ -14,6 +14,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from submit_metrics import SubmitMetrics
 from submitter import DEFAULT_LEDGER_CONCURRENCY, BatchResponse, Settings, Submitter
 
 __all__ = ["SUBMITTER", "handler", "logger"]
@@ -40,6 +41,7 @@ SUBMITTER = Submitter(
     dynamodb=boto3.client("dynamodb", config=_CONFIG),
     s3=boto3.client("s3", config=_CONFIG),
     logger=logger,
+    metrics=SubmitMetrics.from_env(os.environ),
 )
 
 

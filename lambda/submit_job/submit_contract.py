@@ -45,6 +45,20 @@ DEFAULT_SPLIT_THRESHOLD_BYTES: Final = 0
 #: Parts of one split object at most when the environment does not say (the pipeline does).
 DEFAULT_MAX_PARTS: Final = 64
 
+# --- CloudWatch metrics (embedded metric format lines in the function's log) -----
+#: The namespace of the submitter's metrics; without it none are published.
+ENV_METRICS_NAMESPACE: Final = "METRICS_NAMESPACE"
+#: The value of the METRIC_DIMENSION_PIPELINE dimension (the pipeline's ledger table name).
+ENV_METRICS_PIPELINE: Final = "METRICS_PIPELINE"
+METRIC_DIMENSION_PIPELINE: Final = "Pipeline"
+#: Per SQS batch (unit Count): objects in submissions that succeeded, SubmitJob calls made
+#: (loads, plans, completions; failed calls included), S3 records that need no job (other
+#: event types, keys outside the input filter), messages reported for redelivery.
+METRIC_OBJECTS_SUBMITTED: Final = "ObjectsSubmitted"
+METRIC_SUBMIT_JOB_CALLS: Final = "SubmitJobCalls"
+METRIC_RECORDS_IGNORED: Final = "RecordsIgnored"
+METRIC_MESSAGES_FAILED: Final = "MessagesFailed"
+
 # --- Environment of the loader job (container overrides of SubmitJob) --------
 # Names must not start with AWS_BATCH (ContainerProperties API).
 #: Single-object job: bucket of the CSV object.

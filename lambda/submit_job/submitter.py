@@ -81,6 +81,7 @@ from submit_jobs import (
     single_job_environment,
     split_job_environment,
 )
+from submit_metrics import SubmitMetrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -241,6 +242,7 @@ class Submitter:
         clock: Current time in epoch seconds. Default: ``time.time``.
         new_manifest_id: A unique id for a manifest key. Default: a random UUID.
         ledger_concurrency: Ledger writes in flight at once. Default: 16.
+        metrics: Publishes each batch's CloudWatch metrics. Default: None (none published).
     """
 
     def __init__(
@@ -254,6 +256,7 @@ class Submitter:
         clock: Callable[[], float] = time.time,
         new_manifest_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         ledger_concurrency: int = DEFAULT_LEDGER_CONCURRENCY,
+        metrics: SubmitMetrics | None = None,
     ) -> None:
         if ledger_concurrency < 1:
             raise ValueError(f"ledger_concurrency must be at least 1, got {ledger_concurrency}")
@@ -265,6 +268,10 @@ class Submitter:
         self._clock = clock
         self._new_manifest_id = new_manifest_id
         self._ledger_concurrency = ledger_concurrency
+        self._metrics = metrics
+        #: Totals since this submitter was made (each batch's metrics are the difference).
+        self.submit_job_calls = 0
+        self.records_ignored = 0
 
     def process(self, event: Mapping[str, Any]) -> BatchResponse:
         """Process one SQS event; return the partial batch response.
@@ -277,6 +284,8 @@ class Submitter:
             messages SQS must redeliver (the function needs ``ReportBatchItemFailures``).
         """
         failures: dict[str, None] = {}
+        calls_before, ignored_before = self.submit_job_calls, self.records_ignored
+        submitted = 0
         pending = self._parse(event.get("Records", []), failures)
 
         now = self._clock()
@@ -294,6 +303,7 @@ class Submitter:
         for submission in _plan(claims, self.settings):
             if self._submit(submission):
                 jobs += 1
+                submitted += len(submission.claims)
             else:
                 failures.update(submission.message_ids)
 
@@ -310,6 +320,13 @@ class Submitter:
                 "failed_messages": len(failures),
             },
         )
+        if self._metrics is not None:
+            self._metrics.publish(
+                objects_submitted=submitted,
+                submit_job_calls=self.submit_job_calls - calls_before,
+                records_ignored=self.records_ignored - ignored_before,
+                messages_failed=len(failures),
+            )
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
 
     # --- parse ---------------------------------------------------------------
@@ -335,6 +352,7 @@ class Submitter:
                 continue
             if parsed.test_event:
                 self._logger.info("s3:TestEvent ignored", extra={"message_id": message_id})
+            self.records_ignored += len(parsed.ignored)
             for ignored in parsed.ignored:
                 # An upload under the input prefix that will never load is worth a warning.
                 log = (
@@ -628,6 +646,7 @@ class Submitter:
         if depends_on is not None:
             # No type: a job waits for the whole of an array job it depends on.
             request["dependsOn"] = [{"jobId": depends_on}]
+        self.submit_job_calls += 1
         response = self.batch.submit_job(**request)
         return response["jobId"]
 

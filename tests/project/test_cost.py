@@ -28,3 +28,12 @@ def test_cost_counts_nat_gateways_and_interface_endpoint_azs() -> None:
 
 def test_cost_of_an_empty_template_is_zero() -> None:
     assert estimate_fixed_monthly_cost({"Resources": {}}).monthly_usd == 0
+
+
+def test_cost_counts_dashboards_at_their_monthly_price() -> None:
+    # GIVEN a template with one dashboard
+    template = {"Resources": {"Board": {"Type": "AWS::CloudWatch::Dashboard", "Properties": {}}}}
+    # WHEN estimated
+    cost = estimate_fixed_monthly_cost(template)
+    # THEN it costs $3 a month (beyond the account's first three dashboards)
+    assert (cost.dashboards, cost.monthly_usd) == (1, 3.0)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+
 from constructs_batch.runtime.csv_loader import loader_contract as loader
 from constructs_batch.runtime.submit_job import submit_contract as submitter
+from helpers import ROOT
 
 
 def test_contract_job_environment_names_agree() -> None:
@@ -72,3 +75,27 @@ def test_contract_manifest_and_ledger_names_agree() -> None:
     ]
     # THEN they are identical, in order
     assert ours == theirs
+
+
+def test_contract_metrics_environment_and_dimension_agree() -> None:
+    # GIVEN the names the construct sets on both and the dimension both publish
+    ours = [submitter.ENV_METRICS_NAMESPACE, submitter.ENV_METRICS_PIPELINE]
+    ours.append(submitter.METRIC_DIMENSION_PIPELINE)
+    theirs = [loader.ENV_METRICS_NAMESPACE, loader.ENV_METRICS_PIPELINE]
+    theirs.append(loader.METRIC_DIMENSION_PIPELINE)
+    # THEN they are the same
+    assert ours == theirs
+
+
+def test_contract_both_emf_writers_are_the_same_code() -> None:
+    # GIVEN the EMF writer of the loader and the submitter's (packaged apart: one copy each)
+    def source(relative: str) -> str:
+        tree = ast.parse((ROOT / relative).read_text())
+        (function,) = [
+            n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "emf_line"
+        ]
+        return ast.dump(function)
+
+    # THEN they are identical, docstring included
+    loader_writer = source("jobs/csv_loader/loader_metrics.py")
+    assert loader_writer == source("lambda/submit_job/submit_metrics.py")
