@@ -5,9 +5,10 @@
 
 1. Import breakdown: ``python -X importtime -c "import handler"`` in ``IMPORT_RUNS`` fresh
    interpreters (bytecode compiled, the Lambda's environment as the construct sets it);
-   the self time of every module the import loads, summed per top-level package (the
-   standard library as one group, the submitter's own modules as another, the handler's
-   module body, i.e. its init work outside imports, on its own), median of the runs.
+   the self time of every module the import loads, summed per top-level package (a
+   standard library module counts to the package that imported it, the submitter's own
+   modules form one group, the handler's module body, i.e. its init work outside
+   imports, another), median of the runs.
    ``-X importtime`` adds its own overhead: the groups tell where the time goes, the
    plain ``submitter_import_ms`` (bench/run.py) tells how long it takes.
 2. First event: a fresh interpreter imports the handler, then calls it on a one-object
@@ -61,7 +62,8 @@ SUBMITTER_DIR = ROOT / "lambda" / "submit_job"
 IMPORT_RUNS = 7
 #: Objects in the burst of the SubmitJob count.
 BURST_OBJECTS = 10_000
-#: The one-object event of the first-event figure (its key is made unique per run).
+#: The child of the first-event figure: imports the handler, then times its calls on the
+#: two one-object SQS events given as arguments.
 _FIRST_EVENT_CODE = """
 import json, sys, time, types
 import handler
@@ -252,13 +254,21 @@ def _sqs_event(pipeline: LocalPipeline, indices: Iterable[int]) -> dict[str, Any
 # --- 2. first event --------------------------------------------------------------------------
 
 
-def first_event(pipeline: LocalPipeline, runs: int = IMPORT_RUNS) -> dict[str, float]:
-    """Median first-event and second-event times of a fresh handler (ms)."""
+def first_event(
+    pipeline: LocalPipeline, runs: int = IMPORT_RUNS, directory: Path = SUBMITTER_DIR
+) -> dict[str, float]:
+    """Median first-event and second-event times of a fresh handler (ms).
+
+    Args:
+        pipeline: The pipeline in the emulator.
+        runs: Fresh interpreters (after one that writes the bytecode). Default: 7.
+        directory: The handler's directory. Default: lambda/submit_job.
+    """
     env = {**submitter_environment(), **pipeline.aws.env, **pipeline.submitter_environment}
     samples: list[dict[str, float]] = []
     for run in range(runs + 1):  # the first run writes the bytecode
         events = [json.dumps(_sqs_event(pipeline, [2 * run + n])) for n in range(2)]
-        out = run_in_submitter_dir(["-c", _FIRST_EVENT_CODE, *events], env)
+        out = run_in_submitter_dir(["-c", _FIRST_EVENT_CODE, *events], env, directory=directory)
         line = next(x for x in reversed(out.splitlines()) if x.startswith("FIGURES "))
         samples.append(json.loads(line.removeprefix("FIGURES ")))
     return {
