@@ -804,7 +804,7 @@ class PipelineStack(Stack):
         submitter.add_event_source(
             event_sources.SqsEventSource(
                 events_queue,
-                batch_size=100,
+                batch_size=1000,
                 max_batching_window=Duration.seconds(5),
                 report_batch_item_failures=True,
             )

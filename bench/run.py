@@ -10,6 +10,8 @@ Writes flat keys to bench/results.json and prints them.
     test_suite_seconds                                   wall time of `make test`
     loader_*, batch_writer_rows_per_s                    bench/loader_bench.py
     submitter_import_ms                                  cold import of the Lambda handler
+    submitter_*_event_ms, submit_*_per_10k_objects       bench/submit_bench.py (and the
+        submitter's import breakdown, printed)
 """
 
 from __future__ import annotations
@@ -22,28 +24,28 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import submit_bench  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results.json"
 #: Synth runs per app; the median is reported.
 SYNTH_RUNS = 5
-IMPORT_RUNS = 7
+IMPORT_RUNS = submit_bench.IMPORT_RUNS
 
 
 def _synth_seconds(script: Path, out_dir: str) -> float:
-    env = {**os.environ, "CDK_OUTDIR": out_dir, "CDK_CONTEXT_JSON": json.dumps(_context())}
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": out_dir,
+        "CDK_CONTEXT_JSON": json.dumps(submit_bench.cdk_context()),
+    }
     start = time.perf_counter()
     subprocess.run(
         [sys.executable, str(script)], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
     )
     return time.perf_counter() - start
-
-
-def _context() -> dict[str, Any]:
-    context: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]
-    return context
 
 
 def _resource_types(out_dir: str) -> dict[str, int]:
@@ -86,40 +88,18 @@ def bench_test_suite() -> dict[str, float]:
 
 
 def bench_submitter_import() -> dict[str, float]:
-    """Median import time of the submitter handler module (its init: boto3, Powertools,
-    three clients), each in a fresh interpreter."""
+    """Median import time of the submitter handler module (its init), each in a fresh
+    interpreter, with the environment the construct sets."""
     code = (
         "import time; t = time.perf_counter(); import handler; "
         "print((time.perf_counter() - t) * 1000)"
     )
-    from constructs_batch.runtime.submit_job import submit_contract as contract
-
-    arn = "arn:aws:batch:us-east-1:123456789012"
-    env = {
-        **os.environ,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        # What the construct sets: the handler reads its settings at import (init).
-        contract.ENV_JOB_QUEUE_ARN: f"{arn}:job-queue/bench",
-        contract.ENV_JOB_DEFINITION_ARN: f"{arn}:job-definition/bench:1",
-        contract.ENV_LEDGER_TABLE_NAME: "bench-ledger",
-        contract.ENV_METRICS_NAMESPACE: "constructs_batch/CsvPipeline",
-        contract.ENV_METRICS_PIPELINE: "bench-ledger",
-    }
-    # Bytecode as in Lambda's runtime (boto3 ships compiled): one warm-up run writes it.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    runs = []
-    for _ in range(IMPORT_RUNS + 1):
-        out = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=ROOT / "lambda" / "submit_job",
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    env = submit_bench.submitter_environment()
+    # The first run writes the bytecode.
+    runs = [
+        float(submit_bench.run_in_submitter_dir(["-c", code], env).strip().splitlines()[-1])
+        for _ in range(IMPORT_RUNS + 1)
+    ]
     return {"submitter_import_ms": round(statistics.median(runs[1:]), 1)}
 
 
@@ -130,6 +110,7 @@ def main() -> int:
     results: dict[str, float] = {}
     results.update(bench_synth())
     results.update(bench_submitter_import())
+    results.update(submit_bench.run())
     results.update(loader_bench.run())
     results.update(bench_test_suite())
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -1,21 +1,27 @@
 """Lambda entry point (``handler.handler``): SQS batch of S3 events -> AWS Batch jobs.
 
-A thin wrapper: the clients and settings are built once per execution environment
-(at import, during init) and the work is done by :class:`submitter.Submitter`.
+A thin wrapper: the settings and the logger are built once per execution environment
+(at import, during init; a missing setting fails init), the AWS clients once too, the
+first time an event needs each of them (see :mod:`lazy_clients`: init imports no SDK),
+and the work is done by :class:`submitter.Submitter`.
 The event source mapping must enable ``ReportBatchItemFailures``.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
+from lazy_clients import ClientFactory, LazyClient
 from submit_metrics import SubmitMetrics
 from submitter import DEFAULT_LEDGER_CONCURRENCY, BatchResponse, Settings, Submitter
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_batch import BatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["SUBMITTER", "handler", "logger"]
 
@@ -29,17 +35,20 @@ MAX_RETRIES = 4
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", DEFAULT_SERVICE_NAME))
 
-_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": MAX_RETRIES},
+#: ``botocore.config.Config`` of every client.
+CLIENT_CONFIG: dict[str, Any] = {
+    "retries": {"mode": "standard", "max_attempts": MAX_RETRIES},
     # One pooled connection per concurrent ledger write.
-    max_pool_connections=DEFAULT_LEDGER_CONCURRENCY,
-)
+    "max_pool_connections": DEFAULT_LEDGER_CONCURRENCY,
+}
+
+_CLIENTS = ClientFactory(CLIENT_CONFIG)
 
 SUBMITTER = Submitter(
     settings=Settings.from_env(os.environ),
-    batch=boto3.client("batch", config=_CONFIG),
-    dynamodb=boto3.client("dynamodb", config=_CONFIG),
-    s3=boto3.client("s3", config=_CONFIG),
+    batch=cast("BatchClient", LazyClient(_CLIENTS, "batch")),
+    dynamodb=cast("DynamoDBClient", LazyClient(_CLIENTS, "dynamodb")),
+    s3=cast("S3Client", LazyClient(_CLIENTS, "s3")),
     logger=logger,
     metrics=SubmitMetrics.from_env(os.environ),
 )

@@ -199,7 +199,7 @@ def test_pipeline_submitter_is_latest_python_on_arm_with_partial_failures(
     # AND it reads the queue reporting batch item failures
     built.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
-        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 100},
+        {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 1000},
     )
 
 

@@ -6,8 +6,10 @@ import the modules the same way; the test helpers live next to this file.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -25,3 +27,13 @@ from submit_testing import Pipeline, create_pipeline  # noqa: E402
 def pipeline(aws: LocalAws) -> Pipeline:
     """The submitter's AWS side in the emulator, fresh for each test."""
     return create_pipeline(aws)
+
+
+@pytest.fixture
+def handler_module(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """handler.py imported afresh, as in a new execution environment, with the construct's env."""
+    monkeypatch.setenv("JOB_QUEUE_ARN", pipeline.settings.job_queue_arn)
+    monkeypatch.setenv("JOB_DEFINITION_ARN", pipeline.settings.job_definition_arn)
+    monkeypatch.setenv("LEDGER_TABLE_NAME", pipeline.settings.ledger_table_name)
+    monkeypatch.delitem(sys.modules, "handler", raising=False)
+    return importlib.import_module("handler")

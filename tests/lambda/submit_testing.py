@@ -71,6 +71,17 @@ def failed_ids(response: dict[str, list[dict[str, str]]]) -> list[str]:
     return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
 
 
+@dataclass(frozen=True)
+class LambdaTestContext:
+    """The parts of the Lambda context Powertools reads."""
+
+    function_name: str = "csv-submitter"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:csv-submitter"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
+
+
 @dataclass
 class Pipeline:
     """The AWS side of the submitter, in the emulator."""

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass
 from types import ModuleType
 
 import pytest
-from submit_testing import Pipeline, failed_ids, s3_body, s3_record, sqs_event
-
-
-@dataclass(frozen=True)
-class _Context:
-    """The parts of the Lambda context Powertools reads."""
-
-    function_name: str = "csv-submitter"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:csv-submitter"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000001"
-
-
-@pytest.fixture
-def handler_module(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """handler.py imported afresh, as in a new execution environment, with the construct's env."""
-    monkeypatch.setenv("JOB_QUEUE_ARN", pipeline.settings.job_queue_arn)
-    monkeypatch.setenv("JOB_DEFINITION_ARN", pipeline.settings.job_definition_arn)
-    monkeypatch.setenv("LEDGER_TABLE_NAME", pipeline.settings.ledger_table_name)
-    monkeypatch.delitem(sys.modules, "handler", raising=False)
-    return importlib.import_module("handler")
+from submit_testing import (
+    LambdaTestContext,
+    Pipeline,
+    failed_ids,
+    s3_body,
+    s3_record,
+    sqs_event,
+)
 
 
 def test_handler_returns_the_partial_batch_response(
@@ -39,7 +24,7 @@ def test_handler_returns_the_partial_batch_response(
     event = sqs_event(("good", s3_body(s3_record("incoming/a.csv"))), ("bad", "{"))
 
     # WHEN the handler is invoked
-    response = handler_module.handler(event, _Context())
+    response = handler_module.handler(event, LambdaTestContext())
 
     # THEN the good object is submitted and only the bad message is reported
     assert failed_ids(response) == ["bad"]
@@ -47,7 +32,7 @@ def test_handler_returns_the_partial_batch_response(
 
 
 def test_handler_clients_retry_in_standard_mode(handler_module: ModuleType) -> None:
-    # GIVEN the clients built at import
+    # GIVEN the handler's clients (built when first used)
     submitter = handler_module.SUBMITTER
 
     # WHEN their retry configuration is read
