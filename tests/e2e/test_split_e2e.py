@@ -55,9 +55,9 @@ def _items(pipeline: LocalPipeline) -> dict[str, dict[str, Any]]:
 def test_split_object_loads_every_row_once_with_file_lines_and_one_outcome_rerun_safe(
     split_pipeline: LocalPipeline,
 ) -> None:
-    # GIVEN a 30 KB CSV (4 parts of a 4 KiB threshold, 4 at most) with quoted CRLF newlines
+    # GIVEN a 15 KB CSV (4 parts of a 4 KiB threshold, 4 at most) with quoted CRLF newlines
     # and multi-byte characters, and a team subscribed to the pipeline's events
-    body, good, bad = _awkward_csv(600)
+    body, good, bad = _awkward_csv(300)
     subscriber = split_pipeline.subscribe_to_load_events()
 
     # WHEN it is uploaded and Batch runs what the submitter submitted
@@ -129,7 +129,7 @@ def test_object_the_plan_cannot_split_is_loaded_whole_and_the_ledger_says_why(
 ) -> None:
     # GIVEN a large CSV with a quote the csv module reads but a byte scan cannot follow
     # (27" in an unquoted field)
-    lines = ["id,item"] + [f'k{i:05d},monitor {i} 27" wide' for i in range(400)]
+    lines = ["id,item"] + [f'k{i:05d},monitor {i} 27" wide' for i in range(170)]
     body = ("\n".join(lines) + "\n").encode()
 
     # WHEN it goes through the pipeline
@@ -137,18 +137,18 @@ def test_object_the_plan_cannot_split_is_loaded_whole_and_the_ledger_says_why(
     split_pipeline.deliver()
     results = split_pipeline.run_jobs()
 
-    # THEN the plan, its 3 children (one per 4 KiB begun) and the completion succeeded:
+    # THEN the plan, its 2 children (one per 4 KiB begun) and the completion succeeded:
     # one child loaded it whole, the others had nothing to do; every row is in the table,
     # and the ledger says it was not split and why
     sizes = [job.get("arrayProperties", {}).get("size") for job in split_pipeline.load_jobs()]
-    assert sorted(sizes, key=str) == [3, None]
-    assert [r.exit_code for r in results] == [0] * 5
-    assert len(_items(split_pipeline)) == 400
+    assert sorted(sizes, key=str) == [2, None]
+    assert [r.exit_code for r in results] == [0] * 4
+    assert len(_items(split_pipeline)) == 170
     whole = split_pipeline.ledger_item(object_id(stored))
     assert whole is not None
     assert (whole["status"], whole["rows_loaded"], whole["parts"], whole["split"]) == (
         loader.STATUS_SUCCEEDED,
-        400,
+        170,
         1,
         False,
     )
@@ -159,7 +159,7 @@ def test_object_gone_before_its_plan_fails_once_and_loads_nothing(
     split_pipeline: LocalPipeline,
 ) -> None:
     # GIVEN a large object whose version is deleted after the submitter submitted it
-    body, _, _ = _awkward_csv(300)
+    body, _, _ = _awkward_csv(200)
     subscriber = split_pipeline.subscribe_to_load_events()
     stored = split_pipeline.upload_and_notify("incoming/gone.csv", body)
     split_pipeline.deliver()
