@@ -8,7 +8,10 @@ Writes flat keys to bench/results.json and prints them.
         resources written directly with aws-cdk-lib L2s (bench/baseline_app.py),
         median wall time of a full synth (python app.py, cdk-nag included)
     test_suite_seconds                                   wall time of `make test`
-    loader_*, batch_writer_rows_per_s                    bench/loader_bench.py
+    loader_*, batch_writer_rows_per_s*                   bench/loader_bench.py: loader vs
+        batch_writer() (loader_speedup: median of 3 paired ratios), loader memory
+    table_*, split_rows_*                                bench/loader_bench.py: 4 loaders
+        sharing a table limited to 8,000 items/s (table_utilization: accepted / capacity)
     submitter_import_ms                                  cold import of the Lambda handler
     submitter_*_event_ms, submit_*_per_10k_objects       bench/submit_bench.py (and the
         submitter's import breakdown, printed)
