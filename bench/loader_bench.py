@@ -40,6 +40,11 @@ exits 0 with a SUCCEEDED summary and the endpoint received every row.
    may rewrite an item after an ambiguous failure such as a read timeout, which this
    endpoint never causes), both summed over the two runs.
 
+4. Splitting (``split_speedup``): the 2,000,000-row file planned as the plan job plans
+   it into ``SPLIT_PARTS`` parts and into 1, each plan loaded by as many children at once
+   (``CSV_PARTS_MANIFEST``, ``AWS_BATCH_JOB_ARRAY_INDEX``), 10 ms round trip: the one-part
+   wall time over the split one; every row must reach the endpoint in both.
+
 Figures, not a test: ``run()`` returns them; nothing asserts targets (>= 10x, <= 1.2, >= 0.9).
 """
 
@@ -76,6 +81,10 @@ LARGE_ROWS = 2_000_000
 ROUND_TRIP_MS = 10.0
 #: Loader / baseline pairs; the median of their ratios is ``loader_speedup``.
 PAIRED_RUNS = 3
+#: Parts of the 2,000,000-row file loaded at once (one per core), over the file as one
+#: part; the median of ``SPLIT_RUNS`` pairs is ``split_speedup``.
+SPLIT_PARTS = 2
+SPLIT_RUNS = 1
 #: Loader processes writing to one limited table at once, each its own object.
 TABLE_CHILDREN = 4
 TABLE_ROWS = 100_000
@@ -215,14 +224,22 @@ class _LoaderProcess:
     """One running ``python -m loader_main`` (through ``_LAUNCHER``); its output goes to a
     file (never a full pipe)."""
 
-    def __init__(self, endpoint: _Endpoint, file_name: str, output_dir: str) -> None:
+    def __init__(
+        self,
+        endpoint: _Endpoint,
+        file_name: str,
+        output_dir: str,
+        *,
+        extra_env: dict[str, str] | None = None,
+        log_name: str | None = None,
+    ) -> None:
         self.file_name = file_name
-        self._output = Path(output_dir) / f"{file_name}.log"
+        self._output = Path(output_dir) / f"{log_name or file_name}.log"
         with self._output.open("w") as output:
             self._process = subprocess.Popen(
                 [sys.executable, "-c", _LAUNCHER],
                 cwd=LOADER_DIR,
-                env=_loader_env(endpoint, file_name),
+                env={**_loader_env(endpoint, file_name), **(extra_env or {})},
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -425,6 +442,71 @@ def _table_utilization(
     }
 
 
+def _write_plan(data_dir: str, file_name: str, parts: int) -> tuple[str, int]:
+    """Plan ``file_name`` into ``parts`` parts as the plan job does; the plan's S3 URI
+    (the endpoint serves it by its base name) and how many parts it found."""
+    sys.path.insert(0, str(LOADER_DIR))
+    try:
+        from loader_plan import plan_document, plan_parts
+        from loader_settings import CsvSource
+    finally:
+        sys.path.remove(str(LOADER_DIR))
+    path = Path(data_dir) / file_name
+    size = path.stat().st_size
+    with path.open("rb") as data:
+        plan = plan_parts(iter(lambda: data.read(1 << 20), b""), size=size, parts=parts)
+    source = CsvSource(bucket=BUCKET, key=f"incoming/{file_name}", object_id=f"split-{parts}")
+    name = f"plan-{parts}.json"
+    document = plan_document(source, size=size, plan=plan)
+    (Path(data_dir) / name).write_text(json.dumps(document))
+    return f"s3://{BUCKET}/manifests/parts/{name}", len(plan.parts)
+
+
+def _split_seconds(endpoint: _Endpoint, output_dir: str, plan_uri: str, parts: int) -> float:
+    """Wall time of ``parts`` children loading their parts of ``large.csv`` at once, as the
+    array job's children do (``CSV_PARTS_MANIFEST``, ``AWS_BATCH_JOB_ARRAY_INDEX``)."""
+    endpoint.reset(delay_ms=ROUND_TRIP_MS)
+    start = time.perf_counter()
+    children = [
+        _LoaderProcess(
+            endpoint,
+            "large.csv",
+            output_dir,
+            extra_env={"CSV_PARTS_MANIFEST": plan_uri, "AWS_BATCH_JOB_ARRAY_INDEX": str(index)},
+            log_name=f"split-{parts}-{index}",
+        )
+        for index in range(parts)
+    ]
+    for child in children:
+        child.wait()
+    elapsed = time.perf_counter() - start
+    _check(endpoint, LARGE_ROWS, f"{parts} part(s)")
+    return elapsed
+
+
+def _split_speedup(endpoint: _Endpoint, data_dir: str, output_dir: str) -> dict[str, float]:
+    """``large.csv`` (2,000,000 rows) in ``SPLIT_PARTS`` parts loaded by as many children
+    at once, over the same file as one part, 10 ms round trip: the wall-time ratio, the
+    order alternating over ``SPLIT_RUNS`` pairs, the median of the ratios."""
+    split_uri, found = _write_plan(data_dir, "large.csv", SPLIT_PARTS)
+    whole_uri, _ = _write_plan(data_dir, "large.csv", 1)
+    if found != SPLIT_PARTS:
+        raise RuntimeError(f"the plan found {found} parts, not {SPLIT_PARTS}")
+    ratios: list[float] = []
+    for run in range(SPLIT_RUNS):
+        order = ((1, whole_uri), (found, split_uri))
+        timed = {
+            parts: _split_seconds(endpoint, output_dir, uri, parts)
+            for parts, uri in (order if run % 2 == 0 else order[::-1])
+        }
+        ratios.append(timed[1] / timed[found])
+    return {
+        "split_speedup": round(statistics.median(ratios), 2),
+        "split_speedup_min": round(min(ratios), 2),
+        "split_speedup_max": round(max(ratios), 2),
+    }
+
+
 def run() -> dict[str, float]:
     """Run every measurement; flat figures (rows/s, MiB, ratios)."""
     results: dict[str, float] = {}
@@ -444,6 +526,7 @@ def run() -> dict[str, float]:
         with _endpoint(data_dir) as endpoint:
             results.update(_throughput(endpoint, output_dir))
             results.update(_memory(endpoint, output_dir))
+            results.update(_split_speedup(endpoint, data_dir, output_dir))
             partial = _table_utilization(endpoint, output_dir)
             whole = _table_utilization(endpoint, output_dir, partial_batches=False)
     results.update(partial)

@@ -27,7 +27,8 @@ socket has TCP_NODELAY, so no Nagle / delayed-ACK stall adds to the simulated de
   accepts is counted by its ``id``, so that the benchmark can tell rows never written
   from rows written more than once. Without it the endpoint only counts the put markers
   in the body (no JSON parsing, the cheapest reply for the throughput figure).
-- S3: ``GET /<bucket>/<key>`` streams ``DIR/<basename of key>``; PUT answers 200.
+- S3: ``GET /<bucket>/<key>`` streams ``DIR/<basename of key>`` (a ``Range: bytes=a-b``
+  request its bytes a to b, 206); PUT answers 200.
 - Control: ``GET /_stats`` -> ``{"items": n, "calls": n, ...}`` (with the write limit's
   counts: throttled calls, unprocessed puts, the first call and the last accepted put in
   seconds since the reset, puts accepted per 0.1 s, and the same per key group: an id up
@@ -273,14 +274,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(404, b"<Error><Code>NoSuchKey</Code></Error>", "application/xml")
             return
         size = os.path.getsize(path)
+        start, end = 0, size  # [start, end)
+        status = "200 OK"
+        extra = ""
+        ranged = self.headers.get("Range", "")
+        if ranged.startswith("bytes="):  # one range, "a-" or "a-b" (what the loader sends)
+            first, _, last = ranged.removeprefix("bytes=").partition("-")
+            start, end = int(first), min(size, int(last) + 1 if last else size)
+            status = "206 Partial Content"
+            extra = f"Content-Range: bytes {start}-{end - 1}/{size}\r\n"
         self.wfile.write(
             (
-                "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\n"
-                f'Content-Length: {size}\r\nETag: "bench"\r\n\r\n'
+                f"HTTP/1.1 {status}\r\nContent-Type: text/csv\r\n{extra}"
+                f'Content-Length: {end - start}\r\nETag: "bench"\r\n\r\n'
             ).encode()
         )
         with open(path, "rb") as source:
-            while chunk := source.read(_COPY_BYTES):
+            source.seek(start)
+            left = end - start
+            while left and (chunk := source.read(min(_COPY_BYTES, left))):
+                left -= len(chunk)
                 self.wfile.write(chunk)
 
 
