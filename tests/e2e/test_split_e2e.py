@@ -1,9 +1,10 @@
 """A large object end to end: its plan job, the array job of its parts, their completion.
 
-The ``split_pipeline`` fixture splits objects above 4 KiB into at most 4 parts, so a file
-of a few dozen kilobytes goes the way a 100 GB one would: the real submitter submits the
-plan job, the array job and the completion job; the loader's processes plan it, load
-the parts side by side and the completion job turns the parts into the file's outcome.
+The ``split_pipeline`` fixture's submitter splits objects above 4 KiB into at most 4
+parts, so a file of a few kilobytes goes the way a 100 GB one would: the real submitter
+submits the plan job, the array job and the completion job; the loader's processes plan
+it, load the parts side by side and the completion job turns the parts into the file's
+outcome.
 """
 
 from __future__ import annotations
