@@ -128,10 +128,7 @@ def object_ids_from_env(environ: Mapping[str, str], s3: S3Client) -> list[str]:
                 f"{c.ENV_LEDGER_OBJECT_ID} or {c.ENV_CSV_MANIFEST} must be set"
             )
         return [object_id]
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise ConfigurationError(f"{c.ENV_CSV_MANIFEST} must be s3://bucket/key, got {uri!r}")
-    entries = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    entries = read_json_object(uri, s3, c.ENV_CSV_MANIFEST)
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and isinstance(e.get(c.MANIFEST_FIELD_OBJECT_ID), str) for e in entries
     ):

@@ -75,6 +75,7 @@ __all__ = [
     "log_to_stdout",
     "main",
     "object_chunks",
+    "quoted_etag",
     "rejects_object_key",
 ]
 
@@ -550,7 +551,7 @@ def object_chunks(s3: S3Client, source: CsvSource) -> Iterator[bytes]:
         request["VersionId"] = source.version_id
     if source.etag:
         # The object as it was when submitted: a newer object has its own event and run.
-        request["IfMatch"] = _quoted(source.etag)
+        request["IfMatch"] = quoted_etag(source.etag)
     last = "" if source.end is None else str(source.end - 1)
     offset = source.start
     failures = 0
@@ -686,7 +687,8 @@ def _rounded(rate: float | None) -> float | None:
     return None if rate is None else round(rate, 1)
 
 
-def _quoted(etag: str) -> str:
+def quoted_etag(etag: str) -> str:
+    """An ETag as If-Match takes it: in double quotes (S3 events give it without)."""
     return etag if etag.startswith('"') else f'"{etag}"'
 
 

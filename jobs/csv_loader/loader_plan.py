@@ -396,7 +396,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     import boto3
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
-    from loader_main import log_event, object_chunks
+    from loader_main import log_event, object_chunks, quoted_etag
     from loader_settings import ConfigurationError, LoaderSettings, source_from_env
 
     env = os.environ if environ is None else environ
@@ -424,7 +424,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
         if source.version_id:
             request["VersionId"] = source.version_id
         if source.etag:
-            request["IfMatch"] = source.etag if source.etag.startswith('"') else f'"{source.etag}"'
+            request["IfMatch"] = quoted_etag(source.etag)
         size = int(s3.head_object(**request)["ContentLength"])
         plan: SplitPlan | None = plan_parts(object_chunks(s3, source), size=size, parts=wanted)
         if plan is not None and plan.split and not plan.header:
