@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,33 @@ class LoaderWorld:
             "Item"
         ]
         return item
+
+    def run_loader_process(
+        self, key: str, etag: str, object_id: str, **variables: str
+    ) -> subprocess.CompletedProcess[str]:
+        """``python -m loader_main`` in the job's directory, as the job runs it, on one
+        uploaded object (this world's tables, key column ``id``, and ``variables``)."""
+        env = {
+            **os.environ,
+            **self.aws.env,
+            "TARGET_TABLE_NAME": self.target_table,
+            "LEDGER_TABLE_NAME": self.ledger_table,
+            "KEY_COLUMNS": "id",
+            "CSV_BUCKET": self.bucket,
+            "CSV_KEY": key,
+            "CSV_ETAG": etag,
+            "LEDGER_OBJECT_ID": object_id,
+            **variables,
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "loader_main"],
+            cwd=LOADER_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     def text(self, key: str) -> str:
         """An object's body as text."""

@@ -6,14 +6,10 @@ import csv
 import io
 import json
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,8 +23,6 @@ from loader_settings import ConfigurationError, CsvSource, LoaderSettings, sourc
 from loader_writer import BatchWriter, Refusal
 
 from constructs_batch.local import INDEX_TYPE_MISMATCH, RefusingDynamoDB
-
-LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
 
 
 def _settings(world: Any, **overrides: Any) -> LoaderSettings:
@@ -978,29 +972,9 @@ def test_loader_counts_a_refused_row_that_replaced_a_pending_duplicate(world: An
 def test_loader_main_module_loads_an_object_as_a_process(world: Any) -> None:
     # GIVEN an object and the environment the job definition and the submission would give
     etag = world.put_csv("incoming/process.csv", _rows(30))
-    env = {
-        **os.environ,
-        **world.aws.env,
-        "TARGET_TABLE_NAME": world.target_table,
-        "LEDGER_TABLE_NAME": world.ledger_table,
-        "KEY_COLUMNS": "id",
-        "NUMERIC_COLUMNS": "amount",
-        "CSV_BUCKET": world.bucket,
-        "CSV_KEY": "incoming/process.csv",
-        "CSV_VERSION_ID": "",
-        "CSV_ETAG": etag,
-        "LEDGER_OBJECT_ID": "process-1",
-    }
-
     # WHEN `python -m loader_main` runs in the job's directory
-    done = subprocess.run(
-        [sys.executable, "-m", "loader_main"],
-        cwd=LOADER_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = world.run_loader_process(
+        "incoming/process.csv", etag, "process-1", NUMERIC_COLUMNS="amount", CSV_VERSION_ID=""
     )
 
     # THEN it exits 0, logs a JSON summary, and the rows and ledger are there

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import loader_contract as contract
@@ -20,7 +16,6 @@ from loader_metrics import LoaderMetrics, emf_line
 from loader_pacing import WritePacer
 from loader_settings import CsvSource, LoaderSettings
 
-LOADER_DIR = Path(__file__).resolve().parents[2] / "jobs" / "csv_loader"
 NAMESPACE = "constructs_batch/CsvPipeline"
 PIPELINE = "ledger-table"
 COUNTS = ("RowsRead", "RowsLoaded", "RowsRejected", "ThrottledCalls")
@@ -197,29 +192,12 @@ def test_loader_publishes_the_runs_counts_when_it_ends(world: Any) -> None:
 def test_loader_main_module_prints_the_metrics_line_before_its_summary(world: Any) -> None:
     # GIVEN the job definition's metrics variables and a submitted object
     etag = world.put_csv("incoming/emf.csv", "id,amount\na,1\nb,2\n")
-    env = {
-        **os.environ,
-        **world.aws.env,
-        "TARGET_TABLE_NAME": world.target_table,
-        "LEDGER_TABLE_NAME": world.ledger_table,
-        "KEY_COLUMNS": "id",
-        "CSV_BUCKET": world.bucket,
-        "CSV_KEY": "incoming/emf.csv",
-        "CSV_ETAG": etag,
-        "LEDGER_OBJECT_ID": "emf-1",
-        contract.ENV_METRICS_NAMESPACE: NAMESPACE,
-        contract.ENV_METRICS_PIPELINE: PIPELINE,
-    }
-
     # WHEN `python -m loader_main` runs
-    done = subprocess.run(
-        [sys.executable, "-m", "loader_main"],
-        cwd=LOADER_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = world.run_loader_process(
+        "incoming/emf.csv",
+        etag,
+        "emf-1",
+        **{contract.ENV_METRICS_NAMESPACE: NAMESPACE, contract.ENV_METRICS_PIPELINE: PIPELINE},
     )
 
     # THEN stdout has one EMF line (its own log event) and the summary stays last
